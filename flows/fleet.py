@@ -1,0 +1,99 @@
+"""The fleet flow: plan, then for every database replicate → verify → load, then report."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from sqlfleet.catalog import apply_enabled_overrides, select_databases
+from sqlfleet.plan import build_plan
+from sqlfleet.report import DatabaseOutcome, FleetSummary, outcome_from_steps
+from sqlfleet.runtime import Runtime
+from sqlfleet.settings import Settings
+from tasks.catalog import load_catalog_file, read_enabled_overrides
+from tasks.load import load_verified
+from tasks.replicate import replicate_database
+from tasks.report import (
+    publish_database_report,
+    publish_fleet_report,
+    publish_plan,
+    start_progress,
+    update_progress,
+)
+from tasks.verify import verify_replication
+
+Mode = Literal["full-load"]
+
+
+@flow(name="sqlfleet-fleet", task_runner=ThreadPoolTaskRunner(max_workers=32))  # type: ignore[arg-type]
+def fleet_run(
+    mode: Mode = "full-load",
+    databases: list[str] | None = None,
+    dry_run: bool = False,
+    catalog_path: str | None = None,
+) -> State:
+    """Replicate, verify and load every enabled database (or the named ones) of the catalog.
+
+    One failing database never stops the others; the run ends Failed naming the failed ones.
+    ``dry_run`` stops after the plan artifact. Only ``full-load`` is available so far.
+    """
+    settings = Settings() if catalog_path is None else Settings(catalog_path=catalog_path)
+    logger = get_run_logger()
+    catalog = load_catalog_file(str(settings.catalog_path))
+    overrides = read_enabled_overrides(settings.enabled_variable)
+    warnings: list[str] = []
+    if overrides is not None:
+        catalog, warnings = apply_enabled_overrides(
+            catalog, overrides, origin=f"Prefect Variable {settings.enabled_variable}"
+        )
+    for warning in warnings:
+        logger.warning(warning)
+    plan = build_plan(
+        select_databases(catalog, databases),
+        mode,
+        max_file_size_kb=settings.max_file_size_kb,
+        timestamp_column=settings.timestamp_column,
+        warnings=warnings,
+    )
+    publish_plan(plan)
+    if dry_run or not plan.databases:
+        summary = FleetSummary(mode=mode, outcomes=())
+        return Completed(message=f"dry run: {len(plan.databases)} database(s) planned", data=summary)
+
+    batch_id = f"{flow_run.get_id() or 'local'}"
+    with Runtime.open(settings) as runtime:
+        replicated = replicate_database.map(plan.databases, runtime=unmapped(runtime))
+        verified = verify_replication.map(replicated, runtime=unmapped(runtime))
+        loaded = load_verified.map(verified, plan.databases, runtime=unmapped(runtime), batch_id=unmapped(batch_id))
+        progress = start_progress(len(plan.databases))
+        index = {id(f): i for i, f in enumerate(loaded)}
+        outcomes: list[DatabaseOutcome | None] = [None] * len(plan.databases)
+        for done, future in enumerate(as_completed(list(loaded)), start=1):
+            i = index[id(future)]
+            outcome = outcome_from_steps(
+                plan.databases[i].name,
+                _step_result(replicated[i]),
+                _step_result(verified[i]),
+                _step_result(future),
+            )
+            outcomes[i] = outcome
+            publish_database_report(outcome)
+            update_progress(progress, done, len(plan.databases))
+    summary = FleetSummary(mode=mode, outcomes=tuple(o for o in outcomes if o is not None))
+    publish_fleet_report(summary)
+    if summary.failed:
+        return Failed(message=summary.message, data=summary)
+    return Completed(message=summary.message, data=summary)
+
+
+def _step_result(future: PrefectFuture[object]) -> object:
+    """A step's result, or the exception that stopped it (a step whose input failed never ran)."""
+    future.wait()
+    if not future.state.is_final():
+        return RuntimeError("not run: an earlier step of this database failed")
+    return future.result(raise_on_failure=False)

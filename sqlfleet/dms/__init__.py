@@ -1,0 +1,1 @@
+"""Pure AWS DMS knowledge: identifiers, task lifecycle and status classification."""

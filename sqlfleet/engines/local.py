@@ -1,0 +1,337 @@
+"""The embedded replication engine: SQLite sources to the exact DMS Parquet layout.
+
+It implements ``ReplicationEngine`` with DMS's lifecycle (``ready → starting → running →
+stopped`` with ``FULL_LOAD_ONLY_FINISHED``, or ``failed`` with a message) and DMS's per-table
+statistics, so everything after replication runs the same code for both engines. A task runs
+in a background thread like a DMS task runs on its instance; callers observe it by polling.
+
+Tables of one task load in parallel up to ``max_full_load_subtasks`` (DMS
+``MaxFullLoadSubTasks``), and all tasks of the process share ``workers`` extraction slots, one
+per core: extraction is CPU-bound (reference/extraction.md §3) and pyarrow and the ADBC driver
+release the GIL, so threads keep both cores busy without a process pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sqlfleet import layout
+from sqlfleet.catalog import like_match
+from sqlfleet.dms.names import task_identifier
+from sqlfleet.engines.base import (
+    STOP_FULL_LOAD_FINISHED,
+    StartType,
+    TableState,
+    TableStatistics,
+    TaskRef,
+    TaskSpec,
+    TaskStats,
+    TaskStatus,
+    TaskStatusName,
+)
+from sqlfleet.engines.sqlite_source import SourceTable, list_source_tables, read_table_batches
+from sqlfleet.errors import ConfigError, ReplicationError, SqlfleetError
+from sqlfleet.lake import Lake
+from sqlfleet.settings import path_from_url
+from sqlfleet.sourcetypes import OP_COLUMN, dms_file_schema
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def select_tables(spec: TaskSpec, tables: Sequence[SourceTable]) -> list[SourceTable]:
+    """The source tables a task's selection rules pick, as DMS selection rules would."""
+
+    def picked(patterns: Sequence[str], name: str) -> bool:
+        return any(like_match(p, name) for p in patterns)
+
+    chosen = []
+    for t in tables:
+        if t.is_view and not spec.include_views:
+            continue
+        if not picked(spec.schemas.include, t.schema_name) or picked(spec.schemas.exclude, t.schema_name):
+            continue
+        if not picked(spec.tables.include, t.name) or picked(spec.tables.exclude, t.name):
+            continue
+        chosen.append(t)
+    return chosen
+
+
+class _Task:
+    """Mutable run state of one local task, guarded by the engine's lock."""
+
+    def __init__(self, ref: TaskRef, spec: TaskSpec) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.status: TaskStatusName = "ready"
+        self.stop_reason: str | None = None
+        self.failure: str | None = None
+        self.tables: dict[tuple[str, str], TableStatistics] = {}
+        self.start_date: datetime | None = None
+        self.stop_date: datetime | None = None
+        self.started_monotonic = 0.0
+        self.elapsed_ms = 0
+        self.runs = 0
+
+    def snapshot(self) -> TaskStatus:
+        states = [t.table_state for t in self.tables.values()]
+        done = sum(s == "Table completed" for s in states)
+        total = len(states)
+        elapsed = self.elapsed_ms
+        if self.status == "running":
+            elapsed = int((time.monotonic() - self.started_monotonic) * 1000)
+        return TaskStatus(
+            identifier=self.ref.identifier,
+            arn=self.ref.arn,
+            status=self.status,
+            stop_reason=self.stop_reason,
+            last_failure_message=self.failure,
+            stats=TaskStats(
+                full_load_progress_percent=int(100 * done / total) if total else 0,
+                elapsed_time_millis=elapsed,
+                tables_loaded=done,
+                tables_loading=sum(s == "Full load" for s in states),
+                tables_queued=sum(s == "Before load" for s in states),
+                tables_errored=sum(s == "Table error" for s in states),
+                start_date=self.start_date,
+                stop_date=self.stop_date,
+            ),
+        )
+
+
+class LocalEngine:
+    """Embedded ``ReplicationEngine``: reads SQLite, writes DMS-layout Parquet into a ``Lake``."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        *,
+        workers: int = 2,
+        batch_rows: int = 100_000,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.lake = lake
+        self.batch_rows = batch_rows
+        self.clock = clock
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Task] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    # -- ReplicationEngine -------------------------------------------------------------------
+
+    def ensure_task(self, spec: TaskSpec) -> TaskRef:
+        """Create the task, reuse it unchanged, or modify it when its spec drifted (task stopped)."""
+        if spec.migration_type != "full-load":
+            raise ConfigError(
+                f"{spec.database}: the embedded engine supports only 'full-load' so far, not {spec.migration_type!r}"
+            )
+        if not spec.source_url.startswith("sqlite://"):
+            raise ConfigError(f"{spec.database}: the embedded engine reads sqlite:// sources, got {spec.source_url!r}")
+        identifier = task_identifier(spec.database, spec.migration_type)
+        with self._lock:
+            task = self._tasks.get(identifier)
+            if task is None:
+                ref = TaskRef(
+                    identifier=identifier,
+                    database=spec.database,
+                    migration_type=spec.migration_type,
+                    arn=f"arn:sqlfleet:local:task:{identifier}",
+                )
+                self._tasks[identifier] = _Task(ref, spec)
+                return ref
+            if task.spec != spec:
+                if task.status not in {"ready", "stopped", "failed"}:
+                    raise ReplicationError(f"task {identifier} must be stopped before it is modified")
+                task.spec = spec
+            return task.ref
+
+    def start_task(self, task: TaskRef, start_type: StartType) -> None:
+        """Start a run in the background; ``start-replication`` only on the first run."""
+        with self._lock:
+            state = self._task(task)
+            if state.status not in {"ready", "stopped", "failed"}:
+                raise ReplicationError(f"task {task.identifier} cannot be started in status {state.status!r}")
+            if start_type == "start-replication" and state.runs > 0:
+                raise ReplicationError(
+                    f"task {task.identifier} already ran: start it with reload-target or resume-processing"
+                )
+            if start_type != "start-replication" and state.runs == 0:
+                raise ReplicationError(f"task {task.identifier} never ran: start it with start-replication")
+            state.runs += 1
+            state.status = "starting"
+            state.stop_reason = None
+            state.failure = None
+            state.tables = {}
+            state.start_date = self.clock()
+            state.stop_date = None
+            state.started_monotonic = time.monotonic()
+            thread = threading.Thread(
+                target=self._run, args=(state,), name=f"sqlfleet-local-{task.identifier}", daemon=True
+            )
+            self._threads[task.identifier] = thread
+        thread.start()
+
+    def describe_tasks(self, tasks: Sequence[TaskRef]) -> Mapping[str, TaskStatus]:
+        """Status of every given task, in one call."""
+        with self._lock:
+            return {t.identifier: self._task(t).snapshot() for t in tasks}
+
+    def table_statistics(self, task: TaskRef) -> Sequence[TableStatistics]:
+        """Per-table statistics of the task's latest run, by schema and table name."""
+        with self._lock:
+            stats = self._task(task).tables
+            return [stats[k] for k in sorted(stats)]
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def _task(self, ref: TaskRef) -> _Task:
+        try:
+            return self._tasks[ref.identifier]
+        except KeyError:
+            raise ReplicationError(f"no such task: {ref.identifier}") from None
+
+    def _set_table(self, task: _Task, stats: TableStatistics) -> None:
+        with self._lock:
+            task.tables[(stats.schema_name, stats.table_name)] = stats
+
+    def _finish(self, task: _Task, status: TaskStatusName, stop_reason: str | None, failure: str | None) -> None:
+        with self._lock:
+            task.status = status
+            task.stop_reason = stop_reason
+            task.failure = failure
+            task.stop_date = self.clock()
+            task.elapsed_ms = int((time.monotonic() - task.started_monotonic) * 1000)
+
+    def _run(self, task: _Task) -> None:
+        spec = task.spec
+        try:
+            path = path_from_url(spec.source_url, "sqlite")
+            tables = select_tables(spec, list_source_tables(path, spec.default_schema))
+            if not tables:
+                # DMS FailOnNoTablesCaptured: a task whose mappings match nothing fails.
+                raise ReplicationError("the selection rules match no source table")
+            for t in tables:
+                self._set_table(task, TableStatistics(schema_name=t.schema_name, table_name=t.name,
+                                                      table_state="Before load"))
+            with self._lock:
+                task.status = "running"
+            # Largest-first would need row counts; name order is deterministic and the engine's
+            # shared slots keep the cores busy across databases anyway.
+            with ThreadPoolExecutor(max_workers=spec.max_full_load_subtasks,
+                                    thread_name_prefix=f"sqlfleet-{task.ref.identifier}") as pool:
+                list(pool.map(lambda t: self._load_table(task, path, t), tables))
+        except SqlfleetError as exc:
+            self._finish(task, "failed", "Stop Reason FATAL_ERROR", str(exc))
+            return
+        except Exception as exc:  # the task must end in a DMS state whatever happened
+            self._finish(task, "failed", "Stop Reason FATAL_ERROR", f"{type(exc).__name__}: {exc}")
+            return
+        self._finish(task, "stopped", STOP_FULL_LOAD_FINISHED, None)
+
+    def _load_table(self, task: _Task, path: Path, table: SourceTable) -> None:
+        start = self.clock()
+        self._set_table(task, TableStatistics(schema_name=table.schema_name, table_name=table.name,
+                                              table_state="Full load", full_load_start_time=start))
+        state: TableState = "Table completed"
+        error = None
+        rows = 0
+        try:
+            with self._slots:
+                rows = self.write_full_load(task.spec, path, table)
+        except Exception as exc:
+            # DMS TableErrorPolicy=SUSPEND_TABLE: this table errors, the others go on.
+            state, error = "Table error", f"{type(exc).__name__}: {exc}" if not isinstance(
+                exc, SqlfleetError) else str(exc)
+        self._set_table(task, TableStatistics(
+            schema_name=table.schema_name, table_name=table.name, table_state=state,
+            full_load_rows=rows, full_load_start_time=start, full_load_end_time=self.clock(),
+            last_update_time=self.clock(), error=error,
+        ))
+
+    def write_full_load(self, spec: TaskSpec, path: Path, table: SourceTable) -> int:
+        """Write one table as ``LOAD`` files (``DROP_AND_CREATE``: old files go first); returns rows.
+
+        A new file starts once the current one passes ``max_file_size_kb``; an empty table
+        writes nothing, as DMS creates no folder for it.
+        """
+        prefix = layout.table_prefix(spec.database, table.schema_name, table.name)
+        self.lake.delete_prefix(prefix)
+        schema = dms_file_schema(list(table.columns), spec.timestamp_column)
+        limit = spec.max_file_size_kb * 1024
+        counter = 0
+        rows = 0
+        writer: _LoadFileWriter | None = None
+        try:
+            for batch in read_table_batches(path, table, self.batch_rows):
+                if writer is None:
+                    counter += 1
+                    key = layout.load_file_key(spec.database, table.schema_name, table.name, counter)
+                    writer = _LoadFileWriter(self.lake, key, schema)
+                stamp = self.clock().strftime("%Y-%m-%d %H:%M:%S.%f")
+                writer.write(_with_dms_columns(batch, schema, stamp))
+                rows += batch.num_rows
+                if writer.bytes_written >= limit:
+                    writer.commit()
+                    writer = None
+            if writer is not None:
+                writer.commit()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.abort()
+        return rows
+
+
+def _with_dms_columns(batch: pa.RecordBatch, schema: pa.Schema, stamp: str) -> pa.RecordBatch:
+    """Prepend ``Op``=``I`` (``IncludeOpForFullLoad``) and the write timestamp, as DMS does."""
+    n = batch.num_rows
+    op = pa.repeat(pa.scalar("I", pa.string()), n)
+    ts = pa.repeat(pa.scalar(stamp, pa.string()), n)
+    return pa.RecordBatch.from_arrays([op, ts, *batch.columns], schema=schema)
+
+
+class _LoadFileWriter:
+    """One ``LOADxxxxxxxx.parquet`` being written; visible in the lake only after ``commit``."""
+
+    def __init__(self, lake: Lake, key: str, schema: pa.Schema) -> None:
+        self._cm = lake.open_output(key)
+        self._sink = self._cm.__enter__()
+        # Parquet 2.x with microsecond timestamps, like DMS's parquet-2-0 setting; snappy.
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="snappy", version="2.6",
+                                        coerce_timestamps="us", allow_truncated_timestamps=False)
+
+    @property
+    def bytes_written(self) -> int:
+        return int(self._sink.tell())
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def commit(self) -> None:
+        self._writer.close()
+        self._cm.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            err = ReplicationError("load file abandoned")
+            try:
+                self._cm.__exit__(type(err), err, None)
+            except ReplicationError:
+                pass
+
+
+__all__ = ["OP_COLUMN", "LocalEngine", "select_tables"]

@@ -1,0 +1,94 @@
+"""The plan of a fleet run: which databases, with which task spec, in what order (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from sqlfleet.catalog import DatabaseEntry
+from sqlfleet.dms.names import task_identifier
+from sqlfleet.engines.base import MigrationType, SelectionRules, TaskSpec
+
+
+class DatabasePlan(BaseModel):
+    """One database of the run and the task that will replicate it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entry: DatabaseEntry
+    spec: TaskSpec
+    task_identifier: str
+
+    @property
+    def name(self) -> str:
+        """The catalog name of the database."""
+        return self.entry.name
+
+
+class FleetPlan(BaseModel):
+    """Everything a fleet run will do, decided before anything starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: MigrationType
+    databases: tuple[DatabasePlan, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def task_spec_for(
+    entry: DatabaseEntry, mode: MigrationType, *, max_file_size_kb: int, timestamp_column: str
+) -> TaskSpec:
+    """The replication task spec of one catalog entry."""
+    return TaskSpec(
+        database=entry.name,
+        migration_type=mode,
+        source_url=entry.source,
+        default_schema=entry.default_schema,
+        schemas=SelectionRules(include=entry.schemas.include, exclude=entry.schemas.exclude),
+        tables=SelectionRules(include=entry.tables.include, exclude=entry.tables.exclude),
+        include_views=entry.views and mode == "full-load",
+        max_full_load_subtasks=entry.max_full_load_subtasks,
+        max_file_size_kb=max_file_size_kb,
+        timestamp_column=timestamp_column,
+    )
+
+
+def build_plan(
+    entries: Sequence[DatabaseEntry],
+    mode: MigrationType,
+    *,
+    max_file_size_kb: int,
+    timestamp_column: str,
+    warnings: Sequence[str] = (),
+) -> FleetPlan:
+    """Plan the run of ``entries`` (already filtered to the enabled or requested ones), in order."""
+    plans = tuple(
+        DatabasePlan(
+            entry=e,
+            spec=task_spec_for(e, mode, max_file_size_kb=max_file_size_kb, timestamp_column=timestamp_column),
+            task_identifier=task_identifier(e.name, mode),
+        )
+        for e in entries
+    )
+    return FleetPlan(mode=mode, databases=plans, warnings=tuple(warnings))
+
+
+def plan_table(plan: FleetPlan) -> list[dict[str, object]]:
+    """Rows of the plan table artifact, shown before anything starts."""
+    return [
+        {
+            "order": i + 1,
+            "database": p.name,
+            "task": p.task_identifier,
+            "mode": plan.mode,
+            "source": p.entry.source,
+            "schemas": ", ".join(p.entry.schemas.include) + (
+                f" minus {', '.join(p.entry.schemas.exclude)}" if p.entry.schemas.exclude else ""),
+            "tables": ", ".join(p.entry.tables.include) + (
+                f" minus {', '.join(p.entry.tables.exclude)}" if p.entry.tables.exclude else ""),
+            "views": p.spec.include_views,
+            "parallel_tables": p.spec.max_full_load_subtasks,
+        }
+        for i, p in enumerate(plan.databases)
+    ]

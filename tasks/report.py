@@ -1,0 +1,66 @@
+"""Publishing results to the Prefect UI as artifacts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect import task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from sqlfleet.plan import FleetPlan, plan_table
+from sqlfleet.report import (
+    DatabaseOutcome,
+    FleetSummary,
+    artifact_key,
+    database_table,
+    fleet_markdown,
+    fleet_table,
+)
+
+
+@task(name="publish-plan", cache_policy=NO_CACHE)
+def publish_plan(plan: FleetPlan) -> None:
+    """The plan as a table artifact, shown before anything starts."""
+    warnings = "; ".join(plan.warnings)
+    create_table_artifact(
+        key="sqlfleet-plan",
+        table=plan_table(plan),
+        description=f"{len(plan.databases)} database(s), {plan.mode}" + (f". Warnings: {warnings}" if warnings else ""),
+    )
+
+
+@task(name="start-progress", cache_policy=NO_CACHE)
+def start_progress(total: int) -> UUID:
+    """A progress artifact at 0 %, updated as databases finish."""
+    return create_progress_artifact(
+        progress=0.0, key="sqlfleet-progress", description=f"databases finished out of {total}"
+    )
+
+
+@task(name="update-progress", cache_policy=NO_CACHE)
+def update_progress(artifact_id: UUID, done: int, total: int) -> None:
+    """Move the progress artifact to ``done / total``."""
+    update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / max(total, 1))
+
+
+@task(name="publish-database-report", task_run_name="report-{outcome.database}", cache_policy=NO_CACHE)
+def publish_database_report(outcome: DatabaseOutcome) -> None:
+    """One database's per-table results as a table artifact."""
+    create_table_artifact(
+        key=artifact_key("sqlfleet-db", outcome.database),
+        table=database_table(outcome) or [{"table": "-", "problem": outcome.failure}],
+        description=f"{outcome.database}: {outcome.status}" + (f" ({outcome.failure})" if outcome.failure else ""),
+    )
+
+
+@task(name="publish-fleet-report", cache_policy=NO_CACHE)
+def publish_fleet_report(summary: FleetSummary) -> None:
+    """The fleet summary table and a markdown summary of the run."""
+    create_table_artifact(key="sqlfleet-fleet", table=fleet_table(summary), description=summary.message)
+    create_markdown_artifact(key="sqlfleet-summary", markdown=fleet_markdown(summary), description=summary.message)
