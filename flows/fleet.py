@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import PrefectFuture, as_completed
@@ -91,7 +91,7 @@ def fleet_run(
     return Completed(message=summary.message, data=summary)
 
 
-def _step_result(future: PrefectFuture[object]) -> object:
+def _step_result(future: PrefectFuture[Any]) -> object:
     """A step's result, or the exception that stopped it (a step whose input failed never ran)."""
     future.wait()
     if not future.state.is_final():

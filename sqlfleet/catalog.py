@@ -83,9 +83,7 @@ def parse_catalog(text: str, origin: str, base_dir: Path, check_sources: bool = 
     try:
         doc = read_document(text, origin)
     except YamlSyntaxError as exc:
-        raise CatalogError(
-            [f"{origin}:{exc.line}: YAML syntax error: {exc.message}"], source=origin
-        ) from None
+        raise CatalogError([f"{origin}:{exc.line}: YAML syntax error: {exc.message}"], source=origin) from None
     entries = _validate(doc, base_dir, check_sources)
     problems = doc.sorted_problems()
     if problems:
@@ -200,8 +198,7 @@ def apply_enabled_overrides(
         else:
             flags[name] = value
     databases = tuple(
-        db.model_copy(update={"enabled": flags[db.name]}) if db.name in flags else db
-        for db in catalog.databases
+        db.model_copy(update={"enabled": flags[db.name]}) if db.name in flags else db for db in catalog.databases
     )
     return catalog.model_copy(update={"databases": databases}), warnings
 
@@ -220,9 +217,7 @@ def select_databases(catalog: Catalog, names: Sequence[str] | None = None) -> li
     known = {db.name for db in catalog.databases}
     unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
-        raise CatalogError(
-            [f"{catalog.origin}: no database named {name!r}" for name in unknown], source=catalog.origin
-        )
+        raise CatalogError([f"{catalog.origin}: no database named {name!r}" for name in unknown], source=catalog.origin)
     wanted = set(names)
     return [db for db in catalog.databases if db.name in wanted]
 

@@ -63,9 +63,7 @@ def _check_database_name(name: str) -> str:
         )
     if name[-1] in "-_" or re.search(r"[-_]{2}", name):
         # DMS identifiers (<name>-full) cannot end with '-' or hold '--', and '_' becomes '-'
-        raise ValueError(
-            f"invalid database name {name!r}: no trailing or doubled '-'/'_' (a DMS identifier rule)"
-        )
+        raise ValueError(f"invalid database name {name!r}: no trailing or doubled '-'/'_' (a DMS identifier rule)")
     return name
 
 
@@ -114,9 +112,7 @@ class Selection(BaseModel):
 
     def matches(self, name: str) -> bool:
         """Whether ``name`` is selected."""
-        return any(like_match(p, name) for p in self.include) and not any(
-            like_match(p, name) for p in self.exclude
-        )
+        return any(like_match(p, name) for p in self.include) and not any(like_match(p, name) for p in self.exclude)
 
 
 class Partition(BaseModel):
@@ -138,9 +134,7 @@ class Partition(BaseModel):
             if self.column is not None or self.boundaries:
                 raise ValueError("partition mode 'auto' takes no column or boundaries")
             return self
-        missing = [
-            key for key, value in (("column", self.column), ("boundaries", self.boundaries)) if not value
-        ]
+        missing = [key for key, value in (("column", self.column), ("boundaries", self.boundaries)) if not value]
         if missing:
             raise ValueError(f"partition mode 'ranges' needs {' and '.join(missing)}")
         numeric = [not isinstance(b, str) for b in self.boundaries]
@@ -312,9 +306,7 @@ def source_kind_of(url: str) -> SourceKind:
     if url.startswith("mssql://"):
         parts = urlsplit(url)
         if "@" in parts.netloc:
-            raise ValueError(
-                "put the login in 'credentials' (username, password_secret), not in the source URL"
-            )
+            raise ValueError("put the login in 'credentials' (username, password_secret), not in the source URL")
         try:
             _ = parts.port
         except ValueError:

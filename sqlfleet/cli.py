@@ -7,15 +7,21 @@ Prefect set them first and import Prefect afterwards.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sqlfleet.errors import ConfigError, SqlfleetError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Replicate a fleet of databases into a lake and a warehouse.")
+if TYPE_CHECKING:
+    from sqlfleet.demo.generate import GeneratedDatabase
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Replicate a fleet of databases into a lake and a warehouse.",
+)
 catalog_app = typer.Typer(no_args_is_help=True, help="Work with catalog files.")
 server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server used by the embedded default.")
 app.add_typer(catalog_app, name="catalog")
@@ -51,8 +57,10 @@ def _use_prefect_server(start: bool) -> str | None:
     if is_healthy(api_url(_port())):
         os.environ["PREFECT_API_URL"] = api_url(_port())
         return os.environ["PREFECT_API_URL"]
-    typer.echo("No PREFECT_API_URL and no local server: Prefect will use a temporary server and the run "
-               "will not stay visible in a UI. Start one with `sqlfleet server start`.")
+    typer.echo(
+        "No PREFECT_API_URL and no local server: Prefect will use a temporary server and the run "
+        "will not stay visible in a UI. Start one with `sqlfleet server start`."
+    )
     return None
 
 
@@ -62,15 +70,16 @@ def _run_fleet(catalog: Path, mode: str, databases: list[str] | None, dry_run: b
     from sqlfleet.local_server import ui_url_for
     from sqlfleet.report import FleetSummary, format_summary
 
-    state = fleet_run(mode=mode, databases=databases, dry_run=dry_run,  # type: ignore[call-overload]
-                      catalog_path=str(catalog), return_state=True)
+    state = fleet_run(mode=mode, databases=databases, dry_run=dry_run, catalog_path=str(catalog), return_state=True)
     result = state.result(raise_on_failure=False)
     typer.echo("")
     if isinstance(result, FleetSummary) and result.outcomes:
         typer.echo(format_summary(result))
         typer.echo("")
-    typer.secho(f"Flow run {state.name}: {state.message}", fg=typer.colors.GREEN if state.is_completed()
-                else typer.colors.RED)
+    typer.secho(
+        f"Flow run {state.name}: {state.message}",
+        fg=typer.colors.GREEN if state.is_completed() else typer.colors.RED,
+    )
     if isinstance(result, BaseException) and not isinstance(result, FleetSummary):
         typer.secho(str(result), fg=typer.colors.RED, err=True)
     if api:
@@ -163,9 +172,11 @@ def demo(
     typer.echo(f"Generating {databases} sample database(s) in {sources} (seed {seed}) ...")
     generated = generate_fleet(sources, databases=databases, seed=seed, scale=scale)
     catalog_path = data / "catalog.yaml"
-    catalog_path.write_text(render_catalog([
-        {"name": g.name, "enabled": True, "source": f"sqlite:///sources/{g.path.name}"} for g in generated
-    ]))
+    catalog_path.write_text(
+        render_catalog(
+            [{"name": g.name, "enabled": True, "source": f"sqlite:///sources/{g.path.name}"} for g in generated]
+        )
+    )
     typer.echo(f"Wrote the demo catalog {catalog_path}")
     if generate_only:
         return
@@ -184,7 +195,7 @@ def demo(
     raise typer.Exit(code=0 if ok and equal else 1)
 
 
-def _check_demo(generated: list, data: Path) -> bool:  # type: ignore[type-arg]
+def _check_demo(generated: list[GeneratedDatabase], data: Path) -> bool:
     """Compare every warehouse table with its source, row by row; print the result."""
     from sqlfleet.demo.check import compare_database, format_comparison
     from sqlfleet.settings import Settings
@@ -200,8 +211,10 @@ def _check_demo(generated: list, data: Path) -> bool:  # type: ignore[type-arg]
         typer.echo(f"{g.name}: {len(results) - len(bad)}/{len(results)} tables equal to the source")
         if bad:
             typer.echo(format_comparison(bad))
-    typer.secho("All warehouse tables equal their sources." if all_equal else "Some tables differ (see above).",
-                fg=typer.colors.GREEN if all_equal else typer.colors.RED)
+    typer.secho(
+        "All warehouse tables equal their sources." if all_equal else "Some tables differ (see above).",
+        fg=typer.colors.GREEN if all_equal else typer.colors.RED,
+    )
     return all_equal
 
 
@@ -211,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

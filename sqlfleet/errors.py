@@ -48,7 +48,7 @@ class ReplicationError(TerminalError):
     """The replication task failed or ended in a state that is not a success."""
 
 
-class DeadlineExceeded(TerminalError):
+class DeadlineExceededError(TerminalError):
     """A wait ran past its deadline."""
 
 

@@ -7,6 +7,7 @@ prefix, so the cost grows with the number of files, not their bytes.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import shutil
 import tempfile
@@ -75,7 +76,7 @@ class Lake:
         """Open the lake at ``url`` (``file://./lake``, ``file:///abs/lake`` or ``s3://bucket/prefix``)."""
         parsed = urlparse(url)
         if parsed.scheme == "file":
-            path = Path(url[len("file://"):]).expanduser().resolve()
+            path = Path(url[len("file://") :]).expanduser().resolve()
             path.mkdir(parents=True, exist_ok=True)
             return cls(f"file://{path}", pafs.LocalFileSystem(), str(path))
         if parsed.scheme == "s3":
@@ -91,7 +92,7 @@ class Lake:
             if access_key and secret_key:
                 options["access_key"] = access_key
                 options["secret_key"] = secret_key
-            fs = pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+            fs = pafs.S3FileSystem(**options)
             root = f"{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/")
             return cls(url, fs, root)
         raise LakeError(f"unsupported lake URL {url!r}: use file:// or s3://")
@@ -141,7 +142,9 @@ class Lake:
             if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
                 raise _translate(exc, f"reading the footer of {self.uri(key)}") from exc
             raise LakeError(f"{self.uri(key)} is not a readable Parquet file: {exc}") from exc
-        return Footer(key=key, rows=meta.num_rows, row_groups=meta.num_row_groups, schema_=meta.schema.to_arrow_schema())
+        return Footer(
+            key=key, rows=meta.num_rows, row_groups=meta.num_row_groups, schema_=meta.schema.to_arrow_schema()
+        )
 
     def read_footers(self, keys: Sequence[str], max_workers: int = 16) -> dict[str, Footer | LakeError]:
         """Footers of many files, read concurrently; a file that fails maps to its ``LakeError``."""
@@ -179,12 +182,14 @@ class Lake:
             if self.is_local:
                 self.fs.move(target, final)
         except BaseException:
+            # pyarrow's S3 stream cannot abort a multipart upload: closing it completes the
+            # object, so a failed write is closed and then deleted. (A killed process leaves
+            # only an incomplete multipart upload, which S3 never shows.)
             if not stream.closed:
                 with contextlib.suppress(Exception):
                     stream.close()
-            if self.is_local:
-                with contextlib.suppress(Exception):
-                    self.fs.delete_file(target)
+            with contextlib.suppress(Exception):
+                self.fs.delete_file(target)
             raise
 
     def delete_prefix(self, prefix: str) -> int:
@@ -198,7 +203,7 @@ class Lake:
         return len(objects)
 
     @contextlib.contextmanager
-    def local_copies(self, keys: Sequence[str], max_workers: int = 8) -> Iterator[list[Path]]:
+    def local_copies(self, keys: Sequence[str], max_workers: int = 8) -> Iterator[builtins.list[Path]]:
         """Local paths of ``keys``: the files themselves on a folder lake, downloads for S3.
 
         Downloading in parallel and reading locally is about twice as fast as reading through
@@ -214,8 +219,12 @@ class Lake:
             def fetch(pair: tuple[str, Path]) -> None:
                 key, target = pair
                 try:
-                    pafs.copy_files(self.path(key), str(target), source_filesystem=self.fs,
-                                    destination_filesystem=pafs.LocalFileSystem())
+                    pafs.copy_files(
+                        self.path(key),
+                        str(target),
+                        source_filesystem=self.fs,
+                        destination_filesystem=pafs.LocalFileSystem(),
+                    )
                 except OSError as exc:
                     raise _translate(exc, f"downloading {self.uri(key)}") from exc
 
@@ -226,8 +235,17 @@ class Lake:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-_TRANSIENT_MARKERS = ("SlowDown", "Throttl", "RequestTimeout", "InternalError", "ServiceUnavailable",
-                      "Connection reset", "timed out", "curlCode: 28", "curlCode: 7")
+_TRANSIENT_MARKERS = (
+    "SlowDown",
+    "Throttl",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Connection reset",
+    "timed out",
+    "curlCode: 28",
+    "curlCode: 7",
+)
 
 
 def _translate(exc: OSError, doing: str) -> LakeError | TransientError:

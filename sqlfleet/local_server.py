@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from sqlfleet.errors import ConfigError, DeadlineExceeded
+from sqlfleet.errors import ConfigError, DeadlineExceededError
 
 DEFAULT_PORT = 4200
 HOST = "127.0.0.1"
@@ -49,7 +49,7 @@ def ui_url_for(api: str) -> str:
 def is_healthy(api: str, timeout: float = 2.0) -> bool:
     """True when ``<api>/health`` answers ``true``."""
     try:
-        with urllib.request.urlopen(f"{api}/health", timeout=timeout) as response:  # noqa: S310 - loopback URL
+        with urllib.request.urlopen(f"{api}/health", timeout=timeout) as response:
             return bool(response.status == 200 and response.read().strip() == b"true")
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -89,20 +89,29 @@ def ensure_server(home: Path, port: int = DEFAULT_PORT, timeout: float = 120.0) 
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"
     prefect_bin = Path(sys.executable).with_name("prefect")
-    command = [str(prefect_bin), "server", "start", "--host", HOST] if prefect_bin.exists() else [
-        sys.executable, "-m", "prefect", "server", "start", "--host", HOST]
+    command = (
+        [str(prefect_bin), "server", "start", "--host", HOST]
+        if prefect_bin.exists()
+        else [sys.executable, "-m", "prefect", "server", "start", "--host", HOST]
+    )
     env = dict(os.environ)
-    env.update({
-        "PREFECT_HOME": str(home.resolve()),
-        "PREFECT_SERVER_API_HOST": HOST,
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_API_URL": api,
-    })
+    env.update(
+        {
+            "PREFECT_HOME": str(home.resolve()),
+            "PREFECT_SERVER_API_HOST": HOST,
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_API_URL": api,
+        }
+    )
     env.pop("PREFECT_API_URL", None)
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed command
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
     _pid_path(home).write_text(str(process.pid))
@@ -118,7 +127,9 @@ def ensure_server(home: Path, port: int = DEFAULT_PORT, timeout: float = 120.0) 
             )
         time.sleep(0.5)
     process.terminate()
-    raise DeadlineExceeded(f"the Prefect server did not become healthy on {api} within {timeout:.0f} s; see {log_path}")
+    raise DeadlineExceededError(
+        f"the Prefect server did not become healthy on {api} within {timeout:.0f} s; see {log_path}"
+    )
 
 
 def stop_server(home: Path, timeout: float = 15.0) -> int | None:

@@ -83,10 +83,10 @@ def plan_table(plan: FleetPlan) -> list[dict[str, object]]:
             "task": p.task_identifier,
             "mode": plan.mode,
             "source": p.entry.source,
-            "schemas": ", ".join(p.entry.schemas.include) + (
-                f" minus {', '.join(p.entry.schemas.exclude)}" if p.entry.schemas.exclude else ""),
-            "tables": ", ".join(p.entry.tables.include) + (
-                f" minus {', '.join(p.entry.tables.exclude)}" if p.entry.tables.exclude else ""),
+            "schemas": ", ".join(p.entry.schemas.include)
+            + (f" minus {', '.join(p.entry.schemas.exclude)}" if p.entry.schemas.exclude else ""),
+            "tables": ", ".join(p.entry.tables.include)
+            + (f" minus {', '.join(p.entry.tables.exclude)}" if p.entry.tables.exclude else ""),
             "views": p.spec.include_views,
             "parallel_tables": p.spec.max_full_load_subtasks,
         }

@@ -92,6 +92,7 @@ class FleetSummary(_Frozen):
 
 def summarize_database(
     database: str,
+    *,
     load: LoadResult | None,
     problems_by_table: dict[str, list[str]],
     engine_tables: Sequence[TableStatistics],
@@ -109,16 +110,18 @@ def summarize_database(
             problem = "; ".join(p for p in (problem, loaded.error) if p)
         if stat.error and stat.error not in problem:
             problem = "; ".join(p for p in (stat.error, problem) if p)
-        rows.append(TableRow(
-            table=name,
-            engine_state=stat.table_state,
-            engine_rows=stat.full_load_rows,
-            files=loaded.files if loaded else 0,
-            bytes=loaded.bytes if loaded else 0,
-            warehouse=loaded.status if loaded else "not_loaded",
-            warehouse_rows=loaded.rows if loaded else 0,
-            problem=problem,
-        ))
+        rows.append(
+            TableRow(
+                table=name,
+                engine_state=stat.table_state,
+                engine_rows=stat.full_load_rows,
+                files=loaded.files if loaded else 0,
+                bytes=loaded.bytes if loaded else 0,
+                warehouse=loaded.status if loaded else "not_loaded",
+                warehouse_rows=loaded.rows if loaded else 0,
+                problem=problem,
+            )
+        )
     failed_tables = [r.table for r in rows if r.problem or r.warehouse in {"failed", "not_loaded"}]
     reason = failure or ""
     if not reason and failed_tables:
@@ -218,15 +221,30 @@ def outcome_from_steps(
     else:
         return DatabaseOutcome(database=database, status="failed", failure=f"replicate: {_reason(replication)}")
     if not isinstance(verification, VerifyReport):
-        return summarize_database(database, None, {}, engine_tables, seconds,
-                                  failure=f"verify: {_reason(verification)}")
+        return summarize_database(
+            database,
+            load=None,
+            problems_by_table={},
+            engine_tables=engine_tables,
+            seconds=seconds,
+            failure=f"verify: {_reason(verification)}",
+        )
     problems: dict[str, list[str]] = {}
     for p in verification.problems:
         if p.table and p.severity == "error":
             problems.setdefault(p.table, []).append(p.message)
     if not isinstance(load, LoadResult):
-        return summarize_database(database, None, problems, engine_tables, seconds, failure=f"load: {_reason(load)}")
-    return summarize_database(database, load, problems, engine_tables, seconds + load.seconds)
+        return summarize_database(
+            database,
+            load=None,
+            problems_by_table=problems,
+            engine_tables=engine_tables,
+            seconds=seconds,
+            failure=f"load: {_reason(load)}",
+        )
+    return summarize_database(
+        database, load=load, problems_by_table=problems, engine_tables=engine_tables, seconds=seconds + load.seconds
+    )
 
 
 def _reason(value: object) -> str:

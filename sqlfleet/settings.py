@@ -44,11 +44,16 @@ class Settings(BaseSettings):
     )
     database_concurrency: int = Field(default=4, ge=1, le=512, description="Databases processed at once.")
     local_workers: int = Field(
-        default_factory=_default_workers, ge=1, le=64,
+        default_factory=_default_workers,
+        ge=1,
+        le=64,
         description="Embedded engine: tables extracted at once across the whole process.",
     )
     max_file_size_kb: int = Field(
-        default=1_048_576, ge=1, le=1_048_576, description="A new LOAD file starts past this size (DMS MaxFileSize)."
+        default=1_048_576,
+        ge=1,
+        le=1_048_576,
+        description="A new LOAD file starts past this size (DMS MaxFileSize).",
     )
     batch_rows: int = Field(default=100_000, ge=1_000, description="Rows per record batch read from a source.")
     task_deadline_seconds: float = Field(default=6 * 3600, gt=0, description="Longest wait for one task.")
@@ -90,7 +95,7 @@ def path_from_url(url: str, scheme: str) -> Path:
     prefix = f"{scheme}://"
     if not url.startswith(prefix):
         raise ValueError(f"expected a {prefix} URL, got {url!r}")
-    rest = url[len(prefix):]
+    rest = url[len(prefix) :]
     # sqlite:///relative/x.db (SQLAlchemy style: 3 slashes relative, 4 absolute) and file://./x
     if rest.startswith("//"):
         return Path(rest[1:])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from sqlfleet.dms.status import is_terminal
 from sqlfleet.engines.base import ReplicationEngine, TaskRef, TaskStatus
-from sqlfleet.errors import DeadlineExceeded, TransientError
+from sqlfleet.errors import DeadlineExceededError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class TaskWatcher:
         self.polls = 0
 
     def wait_for_task(self, task: TaskRef, deadline_seconds: float) -> TaskStatus:
-        """Block until ``task`` is stopped or failed; ``DeadlineExceeded`` past the deadline."""
+        """Block until ``task`` is stopped or failed; ``DeadlineExceededError`` past the deadline."""
         waiter = _Waiter(task)
         with self._lock:
             self._waiters.setdefault(task.identifier, []).append(waiter)
@@ -56,7 +56,7 @@ class TaskWatcher:
                 self._thread.start()
         if not waiter.done.wait(timeout=deadline_seconds):
             self._forget(waiter)
-            raise DeadlineExceeded(
+            raise DeadlineExceededError(
                 f"task {task.identifier} did not finish within {deadline_seconds:.0f} s; it may still be running"
             )
         if waiter.error is not None:

@@ -32,9 +32,19 @@ def load_verified(report: VerifyReport, plan: DatabasePlan, runtime: Runtime, ba
         target = target_table_name(table.schema_name, table.table, default_schema)
         if not table.ok:
             problems = "; ".join(p.message for p in report.problems if p.table == table.name and p.severity == "error")
-            results.append(LoadedTable(schema_name=table.schema_name, table=table.table, target=target, rows=0,
-                                       files=len(table.files), bytes=table.bytes, status="failed",
-                                       error=f"not loaded: {problems or 'verification failed'}", seconds=0.0))
+            results.append(
+                LoadedTable(
+                    schema_name=table.schema_name,
+                    table=table.table,
+                    target=target,
+                    rows=0,
+                    files=len(table.files),
+                    bytes=table.bytes,
+                    status="failed",
+                    error=f"not loaded: {problems or 'verification failed'}",
+                    seconds=0.0,
+                )
+            )
             continue
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:
@@ -50,10 +60,18 @@ def load_verified(report: VerifyReport, plan: DatabasePlan, runtime: Runtime, ba
                 logger.error("%s.%s: %s", plan.name, table.name, exc)
                 results.append(_failed(table.schema_name, table.table, target, exc))
                 break
-    return LoadResult(database=plan.name, batch_id=batch_id, tables=tuple(results),
-                      seconds=time.monotonic() - began)
+    return LoadResult(database=plan.name, batch_id=batch_id, tables=tuple(results), seconds=time.monotonic() - began)
 
 
 def _failed(schema_name: str, table: str, target: str, exc: Exception) -> LoadedTable:
-    return LoadedTable(schema_name=schema_name, table=table, target=target, rows=0, files=0, bytes=0,
-                       status="failed", error=str(exc), seconds=0.0)
+    return LoadedTable(
+        schema_name=schema_name,
+        table=table,
+        target=target,
+        rows=0,
+        files=0,
+        bytes=0,
+        status="failed",
+        error=str(exc),
+        seconds=0.0,
+    )

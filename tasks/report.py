@@ -38,9 +38,11 @@ def publish_plan(plan: FleetPlan) -> None:
 @task(name="start-progress", cache_policy=NO_CACHE)
 def start_progress(total: int) -> UUID:
     """A progress artifact at 0 %, updated as databases finish."""
-    return create_progress_artifact(
+    artifact_id = create_progress_artifact(
         progress=0.0, key="sqlfleet-progress", description=f"databases finished out of {total}"
     )
+    assert isinstance(artifact_id, UUID)  # the sync call returns the id, not a coroutine
+    return artifact_id
 
 
 @task(name="update-progress", cache_policy=NO_CACHE)

@@ -43,9 +43,7 @@ def problems_of(exc: pytest.ExceptionInfo[CatalogError]) -> list[str]:
 
 
 def entry(name: str, enabled: bool = True, **extra: object) -> DatabaseEntry:
-    return DatabaseEntry.model_validate(
-        {"name": name, "enabled": enabled, "source": "sqlite:////x.db", **extra}
-    )
+    return DatabaseEntry.model_validate({"name": name, "enabled": enabled, "source": "sqlite:////x.db", **extra})
 
 
 # --- parsing a valid catalog -----------------------------------------------------------------
@@ -206,9 +204,7 @@ def test_check_sources_false_skips_only_the_file_checks(tmp_path: Path):
     assert parse_catalog(text, "c.yaml", tmp_path, check_sources=False).databases[0].name == "a"
     with pytest.raises(CatalogError) as exc:
         parse_catalog(text, "c.yaml", tmp_path, check_sources=True)
-    assert problems_of(exc) == [
-        f"c.yaml:2: databases[0] (a).source: SQLite file not found: {tmp_path / 'nope.db'}"
-    ]
+    assert problems_of(exc) == [f"c.yaml:2: databases[0] (a).source: SQLite file not found: {tmp_path / 'nope.db'}"]
 
 
 def test_a_file_that_is_not_sqlite_is_reported(tmp_path: Path):
@@ -387,9 +383,7 @@ def test_apply_enabled_overrides_flips_flags_and_warns():
     catalog = three_databases()
     overrides = {"a": False, "b": True, "zzz": True, "c_d": "yes", "C-D": False}
 
-    updated, warnings = apply_enabled_overrides(
-        catalog, overrides, origin="Prefect Variable sqlfleet_enabled"
-    )
+    updated, warnings = apply_enabled_overrides(catalog, overrides, origin="Prefect Variable sqlfleet_enabled")
 
     assert [db.enabled for db in updated.databases] == [False, True, True]
     assert [db.enabled for db in catalog.databases] == [True, False, True]  # the input is untouched
@@ -456,9 +450,7 @@ def test_render_catalog_round_trips(tmp_path: Path):
 
     first, second = load_catalog(path).databases
 
-    assert first == DatabaseEntry(
-        name="db001", enabled=True, source=f"sqlite:///{tmp_path / 'sources' / 'db001.db'}"
-    )
+    assert first == DatabaseEntry(name="db001", enabled=True, source=f"sqlite:///{tmp_path / 'sources' / 'db001.db'}")
     assert second == DatabaseEntry.model_validate(entries[1])
     option = second.option_for("dbo", "orders")
     assert option is not None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,29 +30,91 @@ CREATE TABLE "Type Zoo" (
 )"""
 
 ROWS = [
-    (1, 9223372036854775807, -32768, 255, 0.1 + 0.2, 9223372036854775807, "12.3456789012", 922337203685477.5807,
-     "1234567.89", "Zoë 東京 😀 שלום", "x" * 100_000, "plain", "EUR", "2024-02-29 23:59:59.1234567",
-     "2020-01-01 10:00:00.123", "2024-02-29", "13:14:15.1234567", 1, "6F9619FF-8B86-D011-B42D-00C04FC964FF",
-     b"\x00\x01\xff", 1.5, 2.25),
-    (2, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-     None, None, None, None),
-    (3, -1, 0, 0, 5, -12345678901234567, "-0.0000000001", 0.0001, 0, "", "", "O'Brien \"the\" \\ back", "USD",
-     "0001-01-01 00:00:00.0000000", "9999-12-31 23:59:59.997", "9999-12-31", "00:00:00", 0,
-     "00000000-0000-0000-0000-000000000000", b"", 0, -0.5),
+    (
+        1,
+        9223372036854775807,
+        -32768,
+        255,
+        0.1 + 0.2,
+        9223372036854775807,
+        "12.3456789012",
+        922337203685477.5807,
+        "1234567.89",
+        "Zoë 東京 😀 שלום",
+        "x" * 100_000,
+        "plain",
+        "EUR",
+        "2024-02-29 23:59:59.1234567",
+        "2020-01-01 10:00:00.123",
+        "2024-02-29",
+        "13:14:15.1234567",
+        1,
+        "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+        b"\x00\x01\xff",
+        1.5,
+        2.25,
+    ),
+    (
+        2,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ),
+    (
+        3,
+        -1,
+        0,
+        0,
+        5,
+        -12345678901234567,
+        "-0.0000000001",
+        0.0001,
+        0,
+        "",
+        "",
+        'O\'Brien "the" \\ back',
+        "USD",
+        "0001-01-01 00:00:00.0000000",
+        "9999-12-31 23:59:59.997",
+        "9999-12-31",
+        "00:00:00",
+        0,
+        "00000000-0000-0000-0000-000000000000",
+        b"",
+        0,
+        -0.5,
+    ),
 ]
 
 
 def make_source(path: Path) -> Path:
     con = sqlite3.connect(path)
     con.execute(TYPES_DDL)
-    con.executemany(f"INSERT INTO \"Type Zoo\" VALUES ({','.join('?' * 22)})", ROWS)
+    con.executemany(f'INSERT INTO "Type Zoo" VALUES ({",".join("?" * 22)})', ROWS)
     con.execute("CREATE TABLE empty_table (id int PRIMARY KEY, v nvarchar(10))")
-    con.execute("CREATE TABLE \"Numbers\" (n bigint NOT NULL, label nvarchar(20))")
-    con.executemany("INSERT INTO \"Numbers\" VALUES (?, ?)", ((i, f"n{i}") for i in range(5000)))
+    con.execute('CREATE TABLE "Numbers" (n bigint NOT NULL, label nvarchar(20))')
+    con.executemany('INSERT INTO "Numbers" VALUES (?, ?)', ((i, f"n{i}") for i in range(5000)))
     con.execute("CREATE TABLE broken (id int, amount decimal(5,2))")
     con.execute("INSERT INTO broken VALUES (1, 'not a number')")
-    con.execute("CREATE VIEW \"Number Stats\" AS SELECT count(*) AS n, sum(n) AS total, max(label) AS top "
-                "FROM \"Numbers\"")
+    con.execute('CREATE VIEW "Number Stats" AS SELECT count(*) AS n, sum(n) AS total, max(label) AS top FROM "Numbers"')
     con.commit()
     con.close()
     return path
@@ -127,7 +190,7 @@ def test_full_load_writes_the_dms_layout_with_proper_arrow_types(source: Path, l
     assert edge["huge"] == Decimal(-12345678901234567) and edge["fine"] == Decimal("-1E-10")
     assert edge["price"] == Decimal("0.0001") and edge["flag"] is False
     assert edge["created"] == datetime(1, 1, 1) and edge["legacy"] == datetime(9999, 12, 31, 23, 59, 59, 997000)
-    assert edge["name"] == "" and edge["code"] == "O'Brien \"the\" \\ back" and edge["blob"] == b""
+    assert edge["name"] == "" and edge["code"] == 'O\'Brien "the" \\ back' and edge["blob"] == b""
 
     stats = {s.table_name: s for s in engine.table_statistics(ref)}
     assert stats["Type Zoo"].full_load_rows == 3 and stats["Numbers"].full_load_rows == 5000

@@ -20,8 +20,10 @@ def make_small(path: Path, rows: int) -> Path:
     con.execute('CREATE TABLE "Customer" (id int NOT NULL PRIMARY KEY, name nvarchar(50), amount money)')
     con.executemany('INSERT INTO "Customer" VALUES (?, ?, ?)', ((i, f"Zoë {i}", i * 1.25) for i in range(rows)))
     con.execute("CREATE TABLE order_line (id bigint NOT NULL, qty int, at datetime2)")
-    con.executemany("INSERT INTO order_line VALUES (?, ?, ?)",
-                    ((i, i % 7, f"2024-01-01 00:00:{i % 60:02d}.1234567") for i in range(rows * 3)))
+    con.executemany(
+        "INSERT INTO order_line VALUES (?, ?, ?)",
+        ((i, i % 7, f"2024-01-01 00:00:{i % 60:02d}.1234567") for i in range(rows * 3)),
+    )
     con.commit()
     con.close()
     return path
@@ -35,14 +37,22 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     make_source(sources / "zoo.db")  # has one table whose values don't fit their declared type
     make_small(sources / "gamma.db", 50)
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(render_catalog([
-        {"name": "alpha", "enabled": True, "source": "sqlite:///sources/alpha.db"},
-        {"name": "zoo", "enabled": True, "source": "sqlite:///sources/zoo.db"},
-        # Selection rules that match nothing make the task fail (DMS FailOnNoTablesCaptured).
-        {"name": "gamma", "enabled": True, "source": "sqlite:///sources/gamma.db",
-         "tables": {"include": ["no_such_table%"]}},
-        {"name": "delta", "enabled": False, "source": "sqlite:///sources/gamma.db"},
-    ]))
+    catalog.write_text(
+        render_catalog(
+            [
+                {"name": "alpha", "enabled": True, "source": "sqlite:///sources/alpha.db"},
+                {"name": "zoo", "enabled": True, "source": "sqlite:///sources/zoo.db"},
+                # Selection rules that match nothing make the task fail (DMS FailOnNoTablesCaptured).
+                {
+                    "name": "gamma",
+                    "enabled": True,
+                    "source": "sqlite:///sources/gamma.db",
+                    "tables": {"include": ["no_such_table%"]},
+                },
+                {"name": "delta", "enabled": False, "source": "sqlite:///sources/gamma.db"},
+            ]
+        )
+    )
     monkeypatch.setenv("SQLFLEET_LAKE_URL", f"file://{tmp_path / 'lake'}")
     monkeypatch.setenv("SQLFLEET_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     monkeypatch.setenv("SQLFLEET_ENABLED_VARIABLE", f"sqlfleet_enabled_{tmp_path.name.lower()[-20:]}")
@@ -56,8 +66,10 @@ def warehouse_counts(tmp_path: Path) -> dict[str, int]:
         tables = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> '_sqlfleet'"
         ).fetchall()
-        return {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]  # type: ignore[index]
-                for s, t in tables}
+        return {
+            f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]  # type: ignore[index]
+            for s, t in tables
+        }
     finally:
         con.close()
 
@@ -123,8 +135,11 @@ def test_the_prefect_variable_onboards_and_offboards_databases(fleet: Path, tmp_
 
     from flows.fleet import fleet_run
 
-    Variable.set(os.environ["SQLFLEET_ENABLED_VARIABLE"], {"delta": True, "zoo": False, "gamma": False,
-                                                          "retired": True}, overwrite=True)
+    Variable.set(
+        os.environ["SQLFLEET_ENABLED_VARIABLE"],
+        {"delta": True, "zoo": False, "gamma": False, "retired": True},
+        overwrite=True,
+    )
     state = fleet_run(catalog_path=str(fleet), return_state=True)
     assert state.is_completed(), state.message
     summary = state.result(raise_on_failure=False)

@@ -9,8 +9,14 @@ from sqlfleet import layout
 
 @pytest.mark.parametrize(
     ("counter", "name"),
-    [(1, "LOAD00000001.parquet"), (9, "LOAD00000009.parquet"), (10, "LOAD0000000A.parquet"),
-     (15, "LOAD0000000F.parquet"), (16, "LOAD00000010.parquet"), (0xFFFFFFFF, "LOADFFFFFFFF.parquet")],
+    [
+        (1, "LOAD00000001.parquet"),
+        (9, "LOAD00000009.parquet"),
+        (10, "LOAD0000000A.parquet"),
+        (15, "LOAD0000000F.parquet"),
+        (16, "LOAD00000010.parquet"),
+        (0xFFFFFFFF, "LOADFFFFFFFF.parquet"),
+    ],
 )
 def test_load_file_names_use_an_eight_digit_upper_case_hex_counter(counter: int, name: str) -> None:
     assert layout.load_file_name(counter) == name
@@ -24,8 +30,13 @@ def test_counter_out_of_range_is_refused(bad: int) -> None:
 
 @pytest.mark.parametrize(
     ("database", "schema", "table"),
-    [("sales_eu", "dbo", "Customer"), ("crm", "Sales", "Sales Order Line"), ("db-1", "dbo", "Località"),
-     ("x", "weird schema", 'quote"s and \'apos\''), ("x", "dbo", "東京 😀")],
+    [
+        ("sales_eu", "dbo", "Customer"),
+        ("crm", "Sales", "Sales Order Line"),
+        ("db-1", "dbo", "Località"),
+        ("x", "weird schema", "quote\"s and 'apos'"),
+        ("x", "dbo", "東京 😀"),
+    ],
 )
 @pytest.mark.parametrize("counter", [1, 10, 255, 4096])
 def test_load_keys_round_trip(database: str, schema: str, table: str, counter: int) -> None:
@@ -34,7 +45,12 @@ def test_load_keys_round_trip(database: str, schema: str, table: str, counter: i
     parsed = layout.parse_key(key)
     assert parsed is not None
     assert (parsed.database, parsed.schema_name, parsed.table, parsed.kind, parsed.counter) == (
-        database, schema, table, "load", counter)
+        database,
+        schema,
+        table,
+        "load",
+        counter,
+    )
     assert parsed.segment is None
 
 
@@ -60,9 +76,16 @@ def test_cdc_keys_round_trip_and_date_partitions_parse() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["db/dbo/T/notes.txt", "db/dbo/T/load00000001.parquet", "db/dbo/T/LOAD0000001.parquet",
-     "db/dbo/LOAD00000001.parquet", "db//T/LOAD00000001.parquet", "db/dbo/T/a/b/LOAD00000001.parquet",
-     "db/dbo/T/p1/SEGMENT1_LOAD00000001.parquet", "db/notes.txt"],
+    [
+        "db/dbo/T/notes.txt",
+        "db/dbo/T/load00000001.parquet",
+        "db/dbo/T/LOAD0000001.parquet",
+        "db/dbo/LOAD00000001.parquet",
+        "db//T/LOAD00000001.parquet",
+        "db/dbo/T/a/b/LOAD00000001.parquet",
+        "db/dbo/T/p1/SEGMENT1_LOAD00000001.parquet",
+        "db/notes.txt",
+    ],
 )
 def test_non_dms_keys_do_not_parse(key: str) -> None:
     assert layout.parse_key(key) is None

@@ -15,12 +15,27 @@ from pydantic import BaseModel, ConfigDict, Field
 MigrationType = Literal["full-load", "cdc", "full-load-and-cdc"]
 StartType = Literal["start-replication", "resume-processing", "reload-target"]
 TaskStatusName = Literal[
-    "creating", "ready", "starting", "running", "stopping", "stopped", "failed",
-    "modifying", "deleting", "testing", "moving", "failed-move",
+    "creating",
+    "ready",
+    "starting",
+    "running",
+    "stopping",
+    "stopped",
+    "failed",
+    "modifying",
+    "deleting",
+    "testing",
+    "moving",
+    "failed-move",
 ]
 TableState = Literal[
-    "Table does not exist", "Before load", "Full load", "Table completed",
-    "Table cancelled", "Table error", "Table is being reloaded",
+    "Table does not exist",
+    "Before load",
+    "Full load",
+    "Table completed",
+    "Table cancelled",
+    "Table error",
+    "Table is being reloaded",
 ]
 STOP_FULL_LOAD_FINISHED = "Stop Reason FULL_LOAD_ONLY_FINISHED"
 STOP_FATAL_ERROR = "Stop Reason FATAL_ERROR"

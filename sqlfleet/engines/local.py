@@ -13,6 +13,7 @@ release the GIL, so threads keep both cores busy without a process pool.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -223,14 +224,17 @@ class LocalEngine:
                 # DMS FailOnNoTablesCaptured: a task whose mappings match nothing fails.
                 raise ReplicationError("the selection rules match no source table")
             for t in tables:
-                self._set_table(task, TableStatistics(schema_name=t.schema_name, table_name=t.name,
-                                                      table_state="Before load"))
+                self._set_table(
+                    task,
+                    TableStatistics(schema_name=t.schema_name, table_name=t.name, table_state="Before load"),
+                )
             with self._lock:
                 task.status = "running"
             # Largest-first would need row counts; name order is deterministic and the engine's
             # shared slots keep the cores busy across databases anyway.
-            with ThreadPoolExecutor(max_workers=spec.max_full_load_subtasks,
-                                    thread_name_prefix=f"sqlfleet-{task.ref.identifier}") as pool:
+            with ThreadPoolExecutor(
+                max_workers=spec.max_full_load_subtasks, thread_name_prefix=f"sqlfleet-{task.ref.identifier}"
+            ) as pool:
                 list(pool.map(lambda t: self._load_table(task, path, t), tables))
         except SqlfleetError as exc:
             self._finish(task, "failed", "Stop Reason FATAL_ERROR", str(exc))
@@ -242,8 +246,15 @@ class LocalEngine:
 
     def _load_table(self, task: _Task, path: Path, table: SourceTable) -> None:
         start = self.clock()
-        self._set_table(task, TableStatistics(schema_name=table.schema_name, table_name=table.name,
-                                              table_state="Full load", full_load_start_time=start))
+        self._set_table(
+            task,
+            TableStatistics(
+                schema_name=table.schema_name,
+                table_name=table.name,
+                table_state="Full load",
+                full_load_start_time=start,
+            ),
+        )
         state: TableState = "Table completed"
         error = None
         rows = 0
@@ -252,13 +263,23 @@ class LocalEngine:
                 rows = self.write_full_load(task.spec, path, table)
         except Exception as exc:
             # DMS TableErrorPolicy=SUSPEND_TABLE: this table errors, the others go on.
-            state, error = "Table error", f"{type(exc).__name__}: {exc}" if not isinstance(
-                exc, SqlfleetError) else str(exc)
-        self._set_table(task, TableStatistics(
-            schema_name=table.schema_name, table_name=table.name, table_state=state,
-            full_load_rows=rows, full_load_start_time=start, full_load_end_time=self.clock(),
-            last_update_time=self.clock(), error=error,
-        ))
+            state, error = (
+                "Table error",
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, SqlfleetError) else str(exc),
+            )
+        self._set_table(
+            task,
+            TableStatistics(
+                schema_name=table.schema_name,
+                table_name=table.name,
+                table_state=state,
+                full_load_rows=rows,
+                full_load_start_time=start,
+                full_load_end_time=self.clock(),
+                last_update_time=self.clock(),
+                error=error,
+            ),
+        )
 
     def write_full_load(self, spec: TaskSpec, path: Path, table: SourceTable) -> int:
         """Write one table as ``LOAD`` files (``DROP_AND_CREATE``: old files go first); returns rows.
@@ -309,8 +330,14 @@ class _LoadFileWriter:
         self._cm = lake.open_output(key)
         self._sink = self._cm.__enter__()
         # Parquet 2.x with microsecond timestamps, like DMS's parquet-2-0 setting; snappy.
-        self._writer = pq.ParquetWriter(self._sink, schema, compression="snappy", version="2.6",
-                                        coerce_timestamps="us", allow_truncated_timestamps=False)
+        self._writer = pq.ParquetWriter(
+            self._sink,
+            schema,
+            compression="snappy",
+            version="2.6",
+            coerce_timestamps="us",
+            allow_truncated_timestamps=False,
+        )
 
     @property
     def bytes_written(self) -> int:
@@ -328,10 +355,8 @@ class _LoadFileWriter:
             self._writer.close()
         finally:
             err = ReplicationError("load file abandoned")
-            try:
+            with contextlib.suppress(ReplicationError):
                 self._cm.__exit__(type(err), err, None)
-            except ReplicationError:
-                pass
 
 
 __all__ = ["OP_COLUMN", "LocalEngine", "select_tables"]

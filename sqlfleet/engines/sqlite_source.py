@@ -146,10 +146,9 @@ def read_table_batches(path: Path, table: SourceTable, batch_rows: int) -> Itera
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()
         first = True
-        for batch in reader:
-            if first:
-                batch = batch.slice(1)
-                first = False
+        for raw in reader:
+            batch = raw.slice(1) if first else raw
+            first = False
             if batch.num_rows == 0:
                 continue
             arrays = [convert_column(batch.column(i), col) for i, col in enumerate(table.columns)]

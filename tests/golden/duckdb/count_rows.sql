@@ -1,0 +1,1 @@
+SELECT count(*) FROM "Sales ""EU"" ü"."O'Brien Ünïcode table"

@@ -1,0 +1,1 @@
+DELETE FROM "Sales ""EU"" ü"."O'Brien Ünïcode table"

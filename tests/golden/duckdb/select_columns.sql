@@ -1,0 +1,1 @@
+SELECT "id", "say ""hi""", "ünï" FROM "Sales ""EU"" ü"."O'Brien Ünïcode table"
