@@ -63,10 +63,7 @@ def database_prefix(database: str) -> str:
 
 def table_prefix(database: str, schema: str, table: str) -> str:
     """Prefix (ending in ``/``) under which one table's objects live, recursively."""
-    return (
-        f"{database_prefix(database)}{check_name_part(schema, 'schema')}/"
-        f"{check_name_part(table, 'table')}/"
-    )
+    return f"{database_prefix(database)}{check_name_part(schema, 'schema')}/{check_name_part(table, 'table')}/"
 
 
 def load_file_name(counter: int, segment_number: int | None = None) -> str:

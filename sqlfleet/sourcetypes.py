@@ -28,9 +28,23 @@ _INTEGERS: dict[str, pa.DataType] = {
     "tinyint": pa.uint8(),
 }
 _TEXT = {
-    "char", "varchar", "nchar", "nvarchar", "text", "ntext", "xml", "sysname", "clob",
-    "character", "character varying", "national character varying", "datetimeoffset",
-    "uniqueidentifier", "hierarchyid", "sql_variant", "string",
+    "char",
+    "varchar",
+    "nchar",
+    "nvarchar",
+    "text",
+    "ntext",
+    "xml",
+    "sysname",
+    "clob",
+    "character",
+    "character varying",
+    "national character varying",
+    "datetimeoffset",
+    "uniqueidentifier",
+    "hierarchyid",
+    "sql_variant",
+    "string",
 }
 _BINARY = {"binary", "varbinary", "image", "blob", "rowversion", "timestamp", "geography", "geometry"}
 _DATETIME = {"datetime", "datetime2", "smalldatetime"}
