@@ -22,7 +22,7 @@ def dms_identifier(*parts: str) -> str:
     cleaned = re.sub(r"-{2,}", "-", cleaned).lower()
     if not cleaned or not cleaned[0].isalpha():
         cleaned = f"db-{cleaned}".rstrip("-")
-    if cleaned != raw.lower():
+    if cleaned != raw.lower() or len(cleaned) > _MAX:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
         cleaned = f"{cleaned[: _MAX - 7]}-{digest}"
     return cleaned[:_MAX]
