@@ -465,7 +465,9 @@ VIEWS: tuple[View, ...] = (
     ),
     View(
         "vw_product_sales",
-        "SELECT product_id, count(*) AS line_count, sum(order_qty) AS units, sum(line_total) AS revenue, "
+        # round(): SQLite 3.43+ sums REALs with Kahan-Babuska-Neumaier summation, so an unrounded
+        # float sum differs in its last digits between the engine's SQLite and the stdlib's.
+        "SELECT product_id, count(*) AS line_count, sum(order_qty) AS units, round(sum(line_total), 4) AS revenue, "
         f"max(modified_date) AS last_sold FROM {q(SOL)} GROUP BY product_id",
     ),
     View("vw_active_opted_in_customers", f"SELECT * FROM {q(CUST)} WHERE is_active = 1 AND email_opt_in = 1"),
