@@ -31,8 +31,10 @@ def test_catalog_check_accepts_a_valid_catalog(tmp_path: Path) -> None:
 
     sqlite3.connect(tmp_path / "a.db").execute("CREATE TABLE t (id int)").connection.commit()
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text("databases:\n  - {name: a, enabled: true, source: 'sqlite:///a.db'}\n"
-                       "  - {name: b, enabled: false, source: 'sqlite:///a.db'}\n")
+    catalog.write_text(
+        "databases:\n  - {name: a, enabled: true, source: 'sqlite:///a.db'}\n"
+        "  - {name: b, enabled: false, source: 'sqlite:///a.db'}\n"
+    )
     result = runner.invoke(app, ["catalog", "check", str(catalog)])
     assert result.exit_code == 0, result.output
     assert "2 database(s), 1 enabled" in result.output

@@ -28,8 +28,14 @@ def test_names_that_mangle_alike_get_distinct_identifiers() -> None:
 
 
 def status(name: str, reason: str | None = None, errored: int = 0, message: str | None = None) -> TaskStatus:
-    return TaskStatus(identifier="t", arn="a", status=name, stop_reason=reason, last_failure_message=message,  # type: ignore[arg-type]
-                      stats=TaskStats(tables_errored=errored))
+    return TaskStatus(
+        identifier="t",
+        arn="a",
+        status=name,
+        stop_reason=reason,
+        last_failure_message=message,  # type: ignore[arg-type]
+        stats=TaskStats(tables_errored=errored),
+    )
 
 
 def test_start_type_follows_the_task_history() -> None:
@@ -60,16 +66,39 @@ def test_classification_uses_status_stop_reason_and_table_errors() -> None:
 
 @pytest.mark.parametrize(
     ("declared", "expected"),
-    [("int", pa.int32()), ("INT", pa.int32()), ("bigint", pa.int64()), ("smallint", pa.int16()),
-     ("tinyint", pa.uint8()), ("bit", pa.bool_()), ("decimal(19,4)", pa.decimal128(19, 4)),
-     ("numeric(9, 2)", pa.decimal128(9, 2)), ("decimal", pa.decimal128(18, 0)), ("money", pa.decimal128(19, 4)),
-     ("smallmoney", pa.decimal128(10, 4)), ("float", pa.float64()), ("float(24)", pa.float32()),
-     ("real", pa.float32()), ("nvarchar(50)", pa.string()), ("nvarchar(max)", pa.string()),
-     ("varchar(20)", pa.string()), ("nchar(3)", pa.string()), ("uniqueidentifier", pa.string()),
-     ("datetime2", pa.timestamp("us")), ("datetime2(7)", pa.timestamp("us")), ("datetime", pa.timestamp("us")),
-     ("smalldatetime", pa.timestamp("us")), ("date", pa.date32()), ("time", pa.time64("us")),
-     ("varbinary(max)", pa.binary()), ("varbinary(16)", pa.binary()), ("image", pa.binary()),
-     ("INTEGER", pa.int64()), ("TEXT", pa.string()), ("BLOB", pa.binary())],
+    [
+        ("int", pa.int32()),
+        ("INT", pa.int32()),
+        ("bigint", pa.int64()),
+        ("smallint", pa.int16()),
+        ("tinyint", pa.uint8()),
+        ("bit", pa.bool_()),
+        ("decimal(19,4)", pa.decimal128(19, 4)),
+        ("numeric(9, 2)", pa.decimal128(9, 2)),
+        ("decimal", pa.decimal128(18, 0)),
+        ("money", pa.decimal128(19, 4)),
+        ("smallmoney", pa.decimal128(10, 4)),
+        ("float", pa.float64()),
+        ("float(24)", pa.float32()),
+        ("real", pa.float32()),
+        ("nvarchar(50)", pa.string()),
+        ("nvarchar(max)", pa.string()),
+        ("varchar(20)", pa.string()),
+        ("nchar(3)", pa.string()),
+        ("uniqueidentifier", pa.string()),
+        ("datetime2", pa.timestamp("us")),
+        ("datetime2(7)", pa.timestamp("us")),
+        ("datetime", pa.timestamp("us")),
+        ("smalldatetime", pa.timestamp("us")),
+        ("date", pa.date32()),
+        ("time", pa.time64("us")),
+        ("varbinary(max)", pa.binary()),
+        ("varbinary(16)", pa.binary()),
+        ("image", pa.binary()),
+        ("INTEGER", pa.int64()),
+        ("TEXT", pa.string()),
+        ("BLOB", pa.binary()),
+    ],
 )
 def test_declared_sql_server_types_map_to_dms_arrow_types(declared: str, expected: pa.DataType) -> None:
     assert map_declared_type(declared)[1] == expected

@@ -34,23 +34,31 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def s3_lake(moto_endpoint: str) -> Lake:
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if BUCKET not in existing:
         s3.create_bucket(Bucket=BUCKET)
     for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
-    return Lake.from_url(f"s3://{BUCKET}/lake", endpoint_url=moto_endpoint, region="us-east-1",
-                         access_key="test", secret_key="test")
+    return Lake.from_url(
+        f"s3://{BUCKET}/lake", endpoint_url=moto_endpoint, region="us-east-1", access_key="test", secret_key="test"
+    )
 
 
-def test_engine_verify_and_load_through_an_s3_compatible_lake(s3_lake: Lake, tmp_path: Path,
-                                                                moto_endpoint: str) -> None:
+def test_engine_verify_and_load_through_an_s3_compatible_lake(
+    s3_lake: Lake, tmp_path: Path, moto_endpoint: str
+) -> None:
     source = make_source(tmp_path / "src.db")
     engine = LocalEngine(s3_lake, workers=2, batch_rows=1000)
-    spec = TaskSpec(database="zoo", source_url=f"sqlite:///{source}",
-                    tables=SelectionRules(exclude=("broken",)), max_file_size_kb=8)
+    spec = TaskSpec(
+        database="zoo", source_url=f"sqlite:///{source}", tables=SelectionRules(exclude=("broken",)), max_file_size_kb=8
+    )
     ref = engine.ensure_task(spec)
     engine.start_task(ref, "start-replication")
     deadline = time.monotonic() + 60
@@ -67,8 +75,13 @@ def test_engine_verify_and_load_through_an_s3_compatible_lake(s3_lake: Lake, tmp
     assert not any(k.startswith("zoo/dbo/empty_table/") for k in keys)
 
     # A stray object next to the data is reported, not loaded.
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     s3.put_object(Bucket=BUCKET, Key="lake/zoo/dbo/Old Table/LOAD00000001.parquet", Body=b"junk")
     report = verify_database(s3_lake, "zoo", stats)
     assert report.ok, report.problems

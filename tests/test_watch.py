@@ -41,8 +41,9 @@ class ScriptedEngine:
             for t in tasks:
                 left = self.remaining.get(t.identifier, 10**9)
                 self.remaining[t.identifier] = left - 1
-                out[t.identifier] = TaskStatus(identifier=t.identifier, arn=t.arn,
-                                               status="stopped" if left <= 1 else "running")
+                out[t.identifier] = TaskStatus(
+                    identifier=t.identifier, arn=t.arn, status="stopped" if left <= 1 else "running"
+                )
             return out
 
 
