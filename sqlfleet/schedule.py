@@ -98,11 +98,11 @@ def assign_instances(
             load[instance] += seconds[name]
     placed: dict[str, list[str]] = {i: [] for i in instances}
     for name in lpt_order(seconds):
-        instance = fixed.get(name)
-        if instance is None:
-            instance = min(instances, key=lambda i: (load[i] / slots_per_instance, i))
-            load[instance] += seconds[name]
-        placed[instance].append(name)
+        chosen = fixed.get(name)
+        if chosen is None:
+            chosen = min(instances, key=lambda i: (load[i] / slots_per_instance, i))
+            load[chosen] += seconds[name]
+        placed[chosen].append(name)
     return placed
 
 
