@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sqlfleet demo
+	$(BIN)/sqlfleet demo --delta
 
 stop: $(STAMP)
 	$(BIN)/sqlfleet server stop

@@ -7,7 +7,13 @@ import sys
 import time
 
 #: Every benchmark module, run in this order. Each must define ``main(argv: list[str]) -> int``.
-MODULES: tuple[str, ...] = ("bench.extraction", "bench.planner")
+MODULES: tuple[str, ...] = (
+    "bench.extraction",
+    "bench.planner",
+    "bench.delta",
+    "bench.dms_polling",
+    "bench.warehouse_load",
+)
 
 
 def main() -> int:

@@ -9,8 +9,9 @@ The catalog is a YAML file::
         enabled: true
         source: sqlite:///sources/sales_eu.db      # relative to the catalog file's folder
         tables: {include: ["%"], exclude: ["tmp%"]}
+        cdc_without_checkpoint: fail                # or full-load: a first delta runs a full load
         table_options:
-          - {table: "dbo.Orders", big: true, partition: {mode: auto}}
+          - {table: "dbo.Orders", big: true, partition: {mode: auto}, key_columns: [OrderId]}
 
 Loading validates everything in one pass and raises one ``CatalogError`` listing every problem as
 ``<file>:<line>: <path>: <message>``, so nothing starts on a half-valid catalog.

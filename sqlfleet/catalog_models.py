@@ -29,6 +29,9 @@ from sqlfleet.settings import path_from_url
 
 SourceKind = Literal["sqlite", "mssql"]
 PartitionMode = Literal["auto", "ranges"]
+#: What a ``cdc`` run does for a database that has no checkpoint yet: fail it (saying to run a full
+#: load), or run a ``full-load-and-cdc`` for it instead, which records where the next delta starts.
+CdcWithoutCheckpoint = Literal["fail", "full-load"]
 
 _MODEL = ConfigDict(frozen=True, extra="forbid")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
@@ -206,6 +209,7 @@ class CatalogDefaults(BaseModel):
     views: Flag = True
     max_full_load_subtasks: SubtaskCount = 8
     lob_max_size_kb: LobSizeKb = 32
+    cdc_without_checkpoint: CdcWithoutCheckpoint = "fail"
 
 
 class DatabaseEntry(BaseModel):
@@ -228,6 +232,7 @@ class DatabaseEntry(BaseModel):
     views: Flag = True
     max_full_load_subtasks: SubtaskCount = 8
     lob_max_size_kb: LobSizeKb = 32
+    cdc_without_checkpoint: CdcWithoutCheckpoint = "fail"
     table_options: tuple[TableOption, ...] = ()
 
     @field_validator("source")

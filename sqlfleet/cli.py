@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sqlfleet.cli_aws import aws_app, prereqs
+from sqlfleet.cli_cdc import cdc_app, demo_mutate
+from sqlfleet.cli_prefect import prefect_app
+from sqlfleet.cli_snowflake import snowflake_app
 from sqlfleet.errors import ConfigError, SqlfleetError
 
 if TYPE_CHECKING:
@@ -26,6 +30,14 @@ catalog_app = typer.Typer(no_args_is_help=True, help="Work with catalog files.")
 server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server used by the embedded default.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(server_app, name="server")
+app.add_typer(prefect_app, name="prefect")
+app.add_typer(cdc_app, name="cdc")
+app.add_typer(snowflake_app, name="snowflake")
+app.add_typer(aws_app, name="aws")
+app.command("prereqs")(prereqs)
+demo_app = typer.Typer(help="The demo: sample sources, the fleet on them, a row-by-row check.")
+app.add_typer(demo_app, name="demo")
+demo_app.command("mutate")(demo_mutate)
 
 PREFECT_HOME = Path(".prefect")
 DATA_DIR = Path("data")
@@ -40,7 +52,7 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2 if isinstance(exc, ConfigError) else 1)
 
 
-def _use_prefect_server(start: bool) -> str | None:
+def use_prefect_server(start: bool) -> str | None:
     """Point Prefect at PREFECT_API_URL if set, else at the project's local server (started if asked)."""
     from sqlfleet.local_server import api_url, ensure_server, is_healthy
 
@@ -91,7 +103,7 @@ def _run_fleet(catalog: Path, mode: str, databases: list[str] | None, dry_run: b
 @app.command()
 def run(
     catalog: Annotated[Path | None, typer.Option(help="Catalog file (default: SQLFLEET_CATALOG_PATH).")] = None,
-    mode: Annotated[str, typer.Option(help="full-load (cdc comes later).")] = "full-load",
+    mode: Annotated[str, typer.Option(help="full-load, cdc or full-load-and-cdc.")] = "full-load",
     databases: Annotated[str | None, typer.Option(help="Comma-separated subset of databases.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only.")] = False,
 ) -> None:
@@ -100,7 +112,7 @@ def run(
 
     try:
         settings = Settings()
-        api = _use_prefect_server(start=False)
+        api = use_prefect_server(start=False)
         names = [d.strip() for d in databases.split(",") if d.strip()] if databases else None
         ok = _run_fleet(catalog or settings.catalog_path, mode, names, dry_run, api)
     except SqlfleetError as exc:
@@ -156,14 +168,20 @@ def server_status() -> None:
     raise typer.Exit(code=0 if healthy else 1)
 
 
-@app.command()
-def demo(
+@demo_app.callback(invoke_without_command=True)
+def demo(  # noqa: PLR0917 - Typer passes options as parameters
+    ctx: typer.Context,
     databases: Annotated[int, typer.Option(help="How many sample databases.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the deterministic generator.")] = 7,
     scale: Annotated[float, typer.Option(help="Row-count multiplier.")] = 1.0,
     generate_only: Annotated[bool, typer.Option("--generate-only", help="Only write the sample sources.")] = False,
+    delta: Annotated[
+        bool, typer.Option("--delta", help="Capture changes: full load, mutate the sources, delta, check.")
+    ] = False,
 ) -> None:
     """Generate sample SQL Server-like databases, run the fleet on them, and check the warehouse."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sqlfleet.catalog import render_catalog
     from sqlfleet.demo.generate import generate_fleet
 
@@ -181,11 +199,22 @@ def demo(
     if generate_only:
         return
     try:
-        api = _use_prefect_server(start=True)
-        ok = _run_fleet(catalog_path, "full-load", None, False, api)
+        api = use_prefect_server(start=True)
+        if delta:
+            from sqlfleet.cli_cdc import run_delta_demo
+
+            ok = equal = run_delta_demo(
+                generated,
+                catalog_path,
+                run_fleet=lambda mode: _run_fleet(catalog_path, mode, None, False, api),
+                check=lambda: _check_demo(generated, data, include_views=False),
+            )
+        else:
+            ok = _run_fleet(catalog_path, "full-load", None, False, api)
     except SqlfleetError as exc:
         raise _fail(exc) from exc
-    equal = _check_demo(generated, data)
+    if not delta:
+        equal = _check_demo(generated, data)
     typer.echo("")
     typer.echo(f"Lake (DMS layout):  {data / 'lake'}")
     typer.echo(f"Warehouse (DuckDB): {data / 'warehouse.duckdb'}")
@@ -195,8 +224,8 @@ def demo(
     raise typer.Exit(code=0 if ok and equal else 1)
 
 
-def _check_demo(generated: list[GeneratedDatabase], data: Path) -> bool:
-    """Compare every warehouse table with its source, row by row; print the result."""
+def _check_demo(generated: list[GeneratedDatabase], data: Path, include_views: bool = True) -> bool:
+    """Compare every warehouse table (and view) with its source, row by row; print the result."""
     from sqlfleet.demo.check import compare_database, format_comparison
     from sqlfleet.settings import Settings
 
@@ -205,7 +234,7 @@ def _check_demo(generated: list[GeneratedDatabase], data: Path) -> bool:
     typer.echo(f"Checking every warehouse table against its source, row by row ({warehouse}) ...")
     all_equal = True
     for g in generated:
-        results = compare_database(g.path, warehouse, g.name)
+        results = compare_database(g.path, warehouse, g.name, include_views=include_views)
         bad = [r for r in results if not r.equal]
         all_equal = all_equal and not bad
         typer.echo(f"{g.name}: {len(results) - len(bad)}/{len(results)} tables equal to the source")

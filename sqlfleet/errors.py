@@ -48,6 +48,11 @@ class ReplicationError(TerminalError):
     """The replication task failed or ended in a state that is not a success."""
 
 
+class OutputPrefixError(ReplicationError):
+    """A task writes (or wrote) somewhere other than its database's planned lake prefix; nothing
+    of that database is verified or loaded."""
+
+
 class DeadlineExceededError(TerminalError):
     """A wait ran past its deadline."""
 

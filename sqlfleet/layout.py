@@ -16,6 +16,7 @@ A table folder exists only for a non-empty table; consumers list a table prefix 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -134,3 +135,73 @@ def parse_key(key: str) -> LakeKey | None:
             cdc_stamp=cdc.group("stamp"),
         )
     return None
+
+
+def bucket_folder(root: str, database: str | None = None) -> str:
+    """The S3 target endpoint's ``BucketFolder``: the lake root, plus ``/<database>`` for a
+    per-database endpoint; ``""`` means no folder (keys start at the bucket's root).
+
+    DMS writes ``BucketFolder/<schema>/<table>/...``, so with a per-database folder the keys are
+    exactly ``<root>/<database>/<schema>/<table>/...`` as built above.
+    """
+    parts = [p for p in root.strip("/").split("/") if p]
+    for part in parts:
+        check_name_part(part, "lake root folder")
+    if database is not None:
+        parts.append(check_name_part(database, "database"))
+    return "/".join(parts)
+
+
+def shared_schema_prefix(database: str) -> str:
+    """The prefix a shared target endpoint's task adds to every schema (``<database>/``).
+
+    With one S3 endpoint per replication instance (``BucketFolder=<root>``), a schema
+    transformation renames ``dbo`` to ``<database>/dbo``, so DMS writes
+    ``<root>/<database>/dbo/<table>/...``: the same keys as a per-database endpoint, parsed by
+    ``parse_key`` unchanged. That DMS keeps the ``/`` of a renamed schema as a folder separator is
+    not verified offline (DESIGN.md); ``split_shared_schema`` maps the renamed schema back.
+    """
+    return database_prefix(database)
+
+
+def split_shared_schema(renamed: str) -> tuple[str, str]:
+    """``("sales_eu", "dbo")`` for ``"sales_eu/dbo"``; ``ValueError`` if it is not a renamed schema."""
+    database, slash, schema = renamed.partition("/")
+    if not slash:
+        raise ValueError(f"{renamed!r} is not a schema renamed for a shared endpoint (<database>/<schema>)")
+    return check_name_part(database, "database"), check_name_part(schema, "schema")
+
+
+#: Objects sqlfleet keeps for itself, outside every database prefix (database names start with a letter).
+SQLFLEET_PREFIX = "_sqlfleet/"
+_CHECKPOINT_MODES = ("full-load", "cdc", "full-load-and-cdc")
+
+
+def cdc_stamp(when: datetime, sequence: int = 0) -> str:
+    """A CDC file stamp: ``20141029-113401123456`` (date, time, microseconds) + a 4-digit sequence.
+
+    DMS names CDC files by the time it writes them; the sequence keeps two files written by one
+    task in the same microsecond apart. Stamps of one width sort in time order.
+    """
+    if not 0 <= sequence <= 9999:
+        raise ValueError(f"CDC file sequence out of range: {sequence}")
+    return f"{when:%Y%m%d-%H%M%S%f}{sequence:04d}"
+
+
+def cdc_stamp_in_window(stamp: str, start: datetime, stop: datetime) -> bool:
+    """Whether a CDC file stamp falls between ``start`` and ``stop`` (inclusive).
+
+    Stamps are compared digit by digit at the precision both sides have, so a DMS stamp with
+    fewer fractional digits (``1134010000``) is placed correctly too.
+    """
+    digits = stamp.replace("-", "")
+    low, high = cdc_stamp(start).replace("-", ""), cdc_stamp(stop, 9999).replace("-", "")
+    width = min(len(digits), len(low))
+    return low[:width] <= digits[:width] <= high[:width]
+
+
+def checkpoint_key(database: str, mode: str) -> str:
+    """``_sqlfleet/checkpoints/<database>/<mode>.json``: a database's CDC checkpoint for one mode."""
+    if mode not in _CHECKPOINT_MODES:
+        raise ValueError(f"not a migration type: {mode!r}")
+    return f"{SQLFLEET_PREFIX}checkpoints/{check_name_part(database, 'database')}/{mode}.json"

@@ -19,6 +19,8 @@ class DatabasePlan(BaseModel):
     entry: DatabaseEntry
     spec: TaskSpec
     task_identifier: str
+    #: Views the run leaves out (DMS replicates views in full-load tasks only), reported as skipped.
+    skipped_views: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -37,7 +39,12 @@ class FleetPlan(BaseModel):
 
 
 def task_spec_for(
-    entry: DatabaseEntry, mode: MigrationType, *, max_file_size_kb: int, timestamp_column: str
+    entry: DatabaseEntry,
+    mode: MigrationType,
+    *,
+    max_file_size_kb: int,
+    timestamp_column: str,
+    change_seq_column: str = "_dms_change_seq",
 ) -> TaskSpec:
     """The replication task spec of one catalog entry."""
     return TaskSpec(
@@ -51,6 +58,7 @@ def task_spec_for(
         max_full_load_subtasks=entry.max_full_load_subtasks,
         max_file_size_kb=max_file_size_kb,
         timestamp_column=timestamp_column,
+        change_seq_column=change_seq_column,
     )
 
 
@@ -61,12 +69,19 @@ def build_plan(
     max_file_size_kb: int,
     timestamp_column: str,
     warnings: Sequence[str] = (),
+    change_seq_column: str = "_dms_change_seq",
 ) -> FleetPlan:
     """Plan the run of ``entries`` (already filtered to the enabled or requested ones), in order."""
     plans = tuple(
         DatabasePlan(
             entry=e,
-            spec=task_spec_for(e, mode, max_file_size_kb=max_file_size_kb, timestamp_column=timestamp_column),
+            spec=task_spec_for(
+                e,
+                mode,
+                max_file_size_kb=max_file_size_kb,
+                timestamp_column=timestamp_column,
+                change_seq_column=change_seq_column,
+            ),
             task_identifier=task_identifier(e.name, mode),
         )
         for e in entries

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from sqlfleet.engines.base import StartType, TableStatistics, TaskRef, TaskStatus
+from sqlfleet.ledger import LedgerEntry
 from sqlfleet.warehouses.base import LoadedTable
 
 DatabaseState = Literal["succeeded", "failed"]
@@ -35,6 +36,8 @@ class LoadResult(_Frozen):
     batch_id: str
     tables: tuple[LoadedTable, ...]
     seconds: float
+    #: The reconciliation of every table's counts (``sqlfleet.ledger``), kept in the warehouse too.
+    ledger: tuple[LedgerEntry, ...] = ()
 
     @property
     def failed(self) -> tuple[LoadedTable, ...]:
@@ -114,7 +117,8 @@ def summarize_database(
             TableRow(
                 table=name,
                 engine_state=stat.table_state,
-                engine_rows=stat.full_load_rows,
+                # a cdc run reports changes (Inserts/Updates/Deletes), a full load FullLoadRows
+                engine_rows=stat.full_load_rows + stat.inserts + stat.updates + stat.deletes,
                 files=loaded.files if loaded else 0,
                 bytes=loaded.bytes if loaded else 0,
                 warehouse=loaded.status if loaded else "not_loaded",

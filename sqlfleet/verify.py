@@ -1,15 +1,22 @@
-"""Verification of one database's full load: engine statistics against the lake's Parquet footers.
+"""Verification of one database's replication: engine statistics against the lake's Parquet footers.
 
 The core (``reconcile``) is pure: it takes the engine's ``TableStatistics``, one listing of the
 database prefix and the footers of the expected data files, and returns a ``VerifyReport``.
 ``verify_database`` is the thin shell that reads those inputs from a ``Lake``: one LIST and one
 footer read per expected data file; no data pages are read.
+
+A ``cdc`` run is verified by ``reconcile_changes`` / ``verify_changes``: the expected files are
+the table's CDC files whose stamps fall in the run's window (the task's start and stop times),
+and their footer rows must equal the engine's ``Inserts + Updates + Deletes``. CDC files of
+earlier windows and the full-load files are neither verified nor part of the report's tables,
+so they are never loaded again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +25,7 @@ from sqlfleet import layout
 from sqlfleet.engines.base import TableStatistics
 from sqlfleet.errors import LakeError
 from sqlfleet.lake import Footer, Lake, LakeObject
+from sqlfleet.sourcetypes import OP_COLUMN
 
 ProblemKind = Literal[
     "engine_error",
@@ -57,6 +65,8 @@ class VerifiedTable(BaseModel):
     files: tuple[LakeObject, ...]
     bytes: int
     ok: bool
+    #: The source's own row count, when the engine knows it (``TableStatistics.source_rows``).
+    source_rows: int | None = None
 
     @property
     def name(self) -> str:
@@ -72,6 +82,8 @@ class VerifyReport(BaseModel):
     database: str
     tables: tuple[VerifiedTable, ...]
     problems: tuple[VerifyProblem, ...]
+    #: ``cdc``: ``tables`` hold each table's change files of one window, to be merged, not replaced.
+    mode: Literal["full-load", "cdc"] = "full-load"
 
     @property
     def ok(self) -> bool:
@@ -220,6 +232,7 @@ def reconcile(
                 files=files,
                 bytes=sum(o.size for o in files),
                 ok=not table_problems,
+                source_rows=stat.source_rows,
             )
         )
         cdc = found.cdc_files.get(ident, [])
@@ -233,18 +246,22 @@ def reconcile(
                     severity="warning",
                 )
             )
-    for prefix, objs in sorted(found.stray.items()):
-        size = sum(o.size for o in objs)
-        problems.append(
-            VerifyProblem(
-                table=None,
-                kind="stray_object",
-                message=f"{len(objs)} object(s) ({size} bytes) under {prefix!r} belong to no expected table; "
-                f"not loaded (first: {objs[0].key!r})",
-                severity="warning",
-            )
-        )
+    problems.extend(_stray_problems(found.stray))
     return VerifyReport(database=database, tables=tuple(tables), problems=tuple(problems))
+
+
+def _stray_problems(stray: Mapping[str, list[LakeObject]]) -> list[VerifyProblem]:
+    """One warning per top-level prefix holding objects that belong to no expected table."""
+    return [
+        VerifyProblem(
+            table=None,
+            kind="stray_object",
+            message=f"{len(objs)} object(s) ({sum(o.size for o in objs)} bytes) under {prefix!r} belong to no "
+            f"expected table; not loaded (first: {objs[0].key!r})",
+            severity="warning",
+        )
+        for prefix, objs in sorted(stray.items())
+    ]
 
 
 def verify_database(lake: Lake, database: str, stats: Sequence[TableStatistics]) -> VerifyReport:
@@ -253,3 +270,117 @@ def verify_database(lake: Lake, database: str, stats: Sequence[TableStatistics])
     keys = expected_data_keys(database, stats, objects)
     footers = lake.read_footers(keys) if keys else {}
     return reconcile(database, stats, objects, footers)
+
+
+# -- CDC ------------------------------------------------------------------------------------------
+
+
+class CdcWindow(BaseModel):
+    """The time span in which a ``cdc`` task wrote its files (its start and stop dates)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    stop: datetime
+
+    def contains(self, key: str) -> bool:
+        """Whether the CDC file ``key`` was written in this window (by its stamp)."""
+        parsed = layout.parse_key(key)
+        if parsed is None or parsed.cdc_stamp is None:
+            return False
+        return layout.cdc_stamp_in_window(parsed.cdc_stamp, self.start, self.stop)
+
+
+def _window_files(
+    database: str, stats: Sequence[TableStatistics], objects: Sequence[LakeObject], window: CdcWindow
+) -> tuple[dict[tuple[str, str], list[LakeObject]], dict[str, list[LakeObject]]]:
+    expected = {(s.schema_name, s.table_name) for s in stats}
+    found = _sort_objects(database, expected, objects)
+    files = {ident: [o for o in objs if window.contains(o.key)] for ident, objs in found.cdc_files.items()}
+    return files, found.stray
+
+
+def expected_change_keys(
+    database: str, stats: Sequence[TableStatistics], objects: Sequence[LakeObject], window: CdcWindow
+) -> list[str]:
+    """Keys of the expected tables' CDC files written in ``window``: the only footers read."""
+    files, _ = _window_files(database, stats, objects, window)
+    return sorted(o.key for objs in files.values() for o in objs)
+
+
+def _change_problems(
+    stat: TableStatistics, files: Sequence[LakeObject], footers: Mapping[str, Footer | LakeError]
+) -> tuple[int, list[VerifyProblem]]:
+    """Footer row total and the error problems of one table's window of changes."""
+    name = f"{stat.schema_name}.{stat.table_name}"
+    changes = stat.inserts + stat.updates + stat.deletes
+    problems: list[VerifyProblem] = []
+
+    def error(kind: ProblemKind, message: str) -> None:
+        problems.append(VerifyProblem(table=name, kind=kind, message=message, severity="error"))
+
+    if stat.table_state != COMPLETED_STATE:
+        detail = f": {stat.error}" if stat.error else ""
+        error("engine_error", f"the engine reports {stat.table_state!r} for {name}{detail}")
+    good = [f for f in (footers.get(o.key) for o in files) if isinstance(f, Footer)]
+    for obj in files:
+        if not isinstance(footers.get(obj.key), Footer):
+            error("corrupt_file", f"{obj.key}: {footers.get(obj.key) or 'its footer was not read'}")
+    rows = sum(f.rows for f in good)
+    if changes > 0 and not files:
+        error(
+            "missing_files", f"the engine captured {changes} changes but no CDC file of this window exists for {name}"
+        )
+    elif changes == 0 and files:
+        error("unexpected_files", f"the engine captured no change but {len(files)} CDC file(s) of this window exist")
+    elif len(good) == len(files) and rows != changes:
+        error(
+            "row_count_mismatch",
+            f"{name}: CDC footers hold {rows} rows in {len(files)} file(s); the engine reported {changes} changes "
+            f"(Inserts {stat.inserts} + Updates {stat.updates} + Deletes {stat.deletes})",
+        )
+    for footer in good:
+        if footer.schema_.names[:1] != [OP_COLUMN] or not footer.schema_.equals(good[0].schema_, check_metadata=False):
+            error("schema_mismatch", f"{footer.key} is not a CDC file like {good[0].key}: {_schema_text(footer)}")
+            break
+    return rows, problems
+
+
+def reconcile_changes(
+    database: str,
+    stats: Sequence[TableStatistics],
+    objects: Sequence[LakeObject],
+    footers: Mapping[str, Footer | LakeError],
+    window: CdcWindow,
+) -> VerifyReport:
+    """Compare a ``cdc`` run's statistics with the CDC files of its window (pure)."""
+    files_by_table, stray = _window_files(database, stats, objects, window)
+    tables: list[VerifiedTable] = []
+    problems: list[VerifyProblem] = []
+    for stat in sorted(
+        {(s.schema_name, s.table_name): s for s in stats}.values(), key=lambda s: (s.schema_name, s.table_name)
+    ):
+        files = tuple(sorted(files_by_table.get((stat.schema_name, stat.table_name), []), key=lambda o: o.key))
+        rows, table_problems = _change_problems(stat, files, footers)
+        problems.extend(table_problems)
+        tables.append(
+            VerifiedTable(
+                schema_name=stat.schema_name,
+                table=stat.table_name,
+                expected_rows=stat.inserts + stat.updates + stat.deletes,
+                footer_rows=rows,
+                files=files,
+                bytes=sum(o.size for o in files),
+                ok=not table_problems,
+            )
+        )
+    problems.extend(_stray_problems(stray))
+    return VerifyReport(database=database, tables=tuple(tables), problems=tuple(problems), mode="cdc")
+
+
+def verify_changes(lake: Lake, database: str, stats: Sequence[TableStatistics], window: CdcWindow) -> VerifyReport:
+    """Verify one ``cdc`` run in the lake: one LIST, footers of the window's CDC files only."""
+    objects = lake.list(layout.database_prefix(database))
+    keys = expected_change_keys(database, stats, objects, window)
+    footers = lake.read_footers(keys) if keys else {}
+    return reconcile_changes(database, stats, objects, footers, window)

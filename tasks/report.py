@@ -13,10 +13,12 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from sqlfleet.ledger import fleet_rollup, ledger_table
 from sqlfleet.plan import FleetPlan, plan_table
 from sqlfleet.report import (
     DatabaseOutcome,
     FleetSummary,
+    LoadResult,
     artifact_key,
     database_table,
     fleet_markdown,
@@ -66,3 +68,26 @@ def publish_fleet_report(summary: FleetSummary) -> None:
     """The fleet summary table and a markdown summary of the run."""
     create_table_artifact(key="sqlfleet-fleet", table=fleet_table(summary), description=summary.message)
     create_markdown_artifact(key="sqlfleet-summary", markdown=fleet_markdown(summary), description=summary.message)
+
+
+@task(name="publish-ledger", cache_policy=NO_CACHE)
+def publish_ledger(loads: list[object]) -> None:
+    """The reconciliation ledger: one table artifact per database and a fleet rollup.
+
+    ``loads`` are the load steps' results; a step that raised has no ledger and is skipped.
+    """
+    ledgers = {r.database: r.ledger for r in loads if isinstance(r, LoadResult) and r.ledger}
+    for database, entries in ledgers.items():
+        mismatched = sum(e.status != "ok" for e in entries)
+        create_table_artifact(
+            key=artifact_key("sqlfleet-ledger", database),
+            table=ledger_table(entries),
+            description=f"{database}: {len(entries) - mismatched}/{len(entries)} tables reconcile",
+        )
+    rollup = fleet_rollup(ledgers)
+    if rollup:
+        reconciled = sum(int(str(r["ok"])) for r in rollup)
+        total = sum(int(str(r["tables"])) for r in rollup)
+        create_table_artifact(
+            key="sqlfleet-ledger", table=rollup, description=f"{reconciled}/{total} tables reconcile across the fleet"
+        )

@@ -19,9 +19,7 @@ def test_every_demo_table_round_trips_value_for_value(tmp_path: Path) -> None:
     lake = Lake.from_url(f"file://{tmp_path / 'lake'}")
     # Small batches and files exercise batch boundaries and file rollover on every table.
     engine = LocalEngine(lake, workers=2, batch_rows=700)
-    ref = engine.ensure_task(
-        TaskSpec(database="demo", source_url=f"sqlite:///{generated.path}", max_file_size_kb=64)
-    )
+    ref = engine.ensure_task(TaskSpec(database="demo", source_url=f"sqlite:///{generated.path}", max_file_size_kb=64))
     engine.start_task(ref, "start-replication")
     deadline = time.monotonic() + 120
     while engine.describe_tasks([ref])[ref.identifier].status not in {"stopped", "failed"}:

@@ -60,7 +60,8 @@ GOLDEN_CASES: dict[str, Callable[[], str]] = {
     "delete_rows": lambda: sql.delete_rows_sql(ODD_SCHEMA, ODD_TABLE),
     "select_columns": lambda: sql.select_columns_sql(ODD_SCHEMA, ODD_TABLE, ["id", 'say "hi"', "ünï"]),
     "table_columns": lambda: sql.table_columns_sql(ODD_SCHEMA, ODD_TABLE),
-    "latest_manifest": lambda: sql.latest_manifest_sql(ODD_SCHEMA, ODD_TABLE),
+    "all_tables": sql.all_tables_sql,
+    "latest_load_manifests": sql.latest_load_manifests_sql,
     "delete_manifest": lambda: sql.delete_manifest_sql(ODD_SCHEMA, ODD_TABLE),
     "insert_manifest": sql.insert_manifest_sql,
     "manifest_rows": lambda: sql.manifest_rows_sql(ODD_SCHEMA),
@@ -360,3 +361,14 @@ def test_file_locked_by_another_process_is_transient(wh_path: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_what_the_warehouse_remembers_follows_sql_run_through_it(lake: Lake, warehouse: DuckDBWarehouse) -> None:
+    table = load_orders(lake, warehouse, "batch-1")
+    assert warehouse.load_full(DB, table, lake, "batch-2").status == "unchanged"
+    warehouse.query(f"DROP TABLE {qualified_name(DB, 'orders')}")
+
+    again = warehouse.load_full(DB, table, lake, "batch-3")
+
+    assert (again.status, again.rows) == ("loaded", 3)
+    assert [m["batch_id"] for m in warehouse.manifest_rows(DB)] == ["batch-3", "batch-3"]

@@ -117,7 +117,8 @@ def _source_objects(src: sqlite3.Connection, include_views: bool) -> list[str]:
     marks = ", ".join("?" for _ in kinds)
     rows = src.execute(
         f"SELECT name FROM sqlite_master WHERE type IN ({marks}) AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "ORDER BY name",
+        # change capture's own tables (sqlfleet.cdc.sqlite_capture) are not source tables
+        "AND name NOT LIKE 'cdc.%' ORDER BY name",
         kinds,
     ).fetchall()
     return [r[0] for r in rows]

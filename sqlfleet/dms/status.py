@@ -30,7 +30,14 @@ _STARTABLE_AGAIN: frozenset[TaskStatusName] = frozenset({"stopped", "failed"})
 _SUCCESS_STOPS: dict[MigrationType, frozenset[str]] = {
     "full-load": frozenset({STOP_FULL_LOAD_FINISHED}),
     "cdc": frozenset({"Stop Reason STOPPED_AT_SERVER_TIME", "Stop Reason STOPPED_AT_COMMIT_TIME"}),
-    "full-load-and-cdc": frozenset({"Stop Reason STOPPED_AT_SERVER_TIME", "Stop Reason STOPPED_AT_COMMIT_TIME"}),
+    # STOPPED_AFTER_FULL_LOAD: stopped before applying cached changes (StopTaskCachedChangesNotApplied)
+    "full-load-and-cdc": frozenset(
+        {
+            "Stop Reason STOPPED_AT_SERVER_TIME",
+            "Stop Reason STOPPED_AT_COMMIT_TIME",
+            "Stop Reason STOPPED_AFTER_FULL_LOAD",
+        }
+    ),
 }
 
 

@@ -40,6 +40,10 @@ TableState = Literal[
 STOP_FULL_LOAD_FINISHED = "Stop Reason FULL_LOAD_ONLY_FINISHED"
 STOP_FATAL_ERROR = "Stop Reason FATAL_ERROR"
 STOP_NORMAL = "Stop Reason NORMAL"
+STOP_AT_SERVER_TIME = "Stop Reason STOPPED_AT_SERVER_TIME"
+STOP_AT_COMMIT_TIME = "Stop Reason STOPPED_AT_COMMIT_TIME"
+#: A ``full-load-and-cdc`` task stopped before applying cached changes (``StopTaskCachedChangesNotApplied``).
+STOP_AFTER_FULL_LOAD = "Stop Reason STOPPED_AFTER_FULL_LOAD"
 
 
 class _Frozen(BaseModel):
@@ -70,6 +74,12 @@ class TaskSpec(_Frozen):
     max_full_load_subtasks: int = Field(default=8, ge=1, le=49)
     max_file_size_kb: int = Field(default=1_048_576, ge=1, le=1_048_576)
     timestamp_column: str = "_dms_ts"
+    #: Last column of CDC files: a DMS transformation rule adding ``$AR_H_CHANGE_SEQ`` under this name.
+    change_seq_column: str = "_dms_change_seq"
+    #: DMS ``CdcStartPosition``: an LSN (``00000014:00000061:0001``), a recovery checkpoint or a date.
+    cdc_start_position: str | None = None
+    #: DMS ``CdcStopPosition``: ``server_time:<ISO time>`` or ``commit_time:<ISO time>``.
+    cdc_stop_position: str | None = None
 
 
 class TaskRef(_Frozen):
@@ -103,6 +113,8 @@ class TaskStatus(_Frozen):
     stop_reason: str | None = None
     last_failure_message: str | None = None
     stats: TaskStats = TaskStats()
+    #: DMS ``RecoveryCheckpoint``: where a CDC task resumes (its changes up to here are written).
+    recovery_checkpoint: str | None = None
 
 
 class TableStatistics(_Frozen):
@@ -120,6 +132,9 @@ class TableStatistics(_Frozen):
     last_update_time: datetime | None = None
     #: The engine's error for a table in ``Table error`` (DMS reports it in its task log).
     error: str | None = None
+    #: Rows the source held at the snapshot the engine read, when the engine can count them
+    #: (the embedded engine does, in the same read transaction); ``None`` when unknown (DMS).
+    source_rows: int | None = None
 
 
 @runtime_checkable

@@ -2,8 +2,19 @@
 
 It implements ``ReplicationEngine`` with DMS's lifecycle (``ready → starting → running →
 stopped`` with ``FULL_LOAD_ONLY_FINISHED``, or ``failed`` with a message) and DMS's per-table
-statistics, so everything after replication runs the same code for both engines. A task runs
-in a background thread like a DMS task runs on its instance; callers observe it by polling.
+statistics, so everything after replication runs the same code for both engines. The three
+migration types:
+
+- ``full-load``: every selected table (and view) as ``LOAD`` files;
+- ``full-load-and-cdc``: the source's latest change position is read first, then the full load
+  runs, and the task stops before applying cached changes (DMS ``StopTaskCachedChangesNotApplied``:
+  ``STOPPED_AFTER_FULL_LOAD``) with that position as its recovery checkpoint, so a delta continues
+  from it without a gap (changes made during the load are replayed; the MERGE is idempotent);
+- ``cdc``: one bounded window of changes as CDC files (``local_cdc``), stopping at its
+  ``CdcStopPosition`` (``STOPPED_AT_SERVER_TIME``) with the window's last LSN as checkpoint.
+
+A task runs in a background thread like a DMS task runs on its instance; callers observe it by
+polling.
 
 Tables of one task load in parallel up to ``max_full_load_subtasks`` (DMS
 ``MaxFullLoadSubTasks``), and all tasks of the process share ``workers`` extraction slots, one
@@ -13,7 +24,6 @@ release the GIL, so threads keep both cores busy without a process pool.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,12 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sqlfleet import layout
 from sqlfleet.catalog import like_match
 from sqlfleet.dms.names import task_identifier
 from sqlfleet.engines.base import (
+    STOP_AFTER_FULL_LOAD,
     STOP_FULL_LOAD_FINISHED,
     StartType,
     TableState,
@@ -38,6 +48,8 @@ from sqlfleet.engines.base import (
     TaskStatus,
     TaskStatusName,
 )
+from sqlfleet.engines.local_cdc import ChangeWindow, capture_position, open_change_window, write_cdc_window
+from sqlfleet.engines.parquet_writer import LakeParquetWriter
 from sqlfleet.engines.sqlite_source import SourceTable, list_source_tables, read_table_batches
 from sqlfleet.errors import ConfigError, ReplicationError, SqlfleetError
 from sqlfleet.lake import Lake
@@ -59,7 +71,8 @@ def select_tables(spec: TaskSpec, tables: Sequence[SourceTable]) -> list[SourceT
 
     chosen = []
     for t in tables:
-        if t.is_view and not spec.include_views:
+        # DMS replicates views in full-load tasks only (reference/dms.md §2).
+        if t.is_view and (not spec.include_views or spec.migration_type != "full-load"):
             continue
         if not picked(spec.schemas.include, t.schema_name) or picked(spec.schemas.exclude, t.schema_name):
             continue
@@ -84,6 +97,7 @@ class _Task:
         self.started_monotonic = 0.0
         self.elapsed_ms = 0
         self.runs = 0
+        self.recovery_checkpoint: str | None = None
 
     def snapshot(self) -> TaskStatus:
         states = [t.table_state for t in self.tables.values()]
@@ -98,6 +112,7 @@ class _Task:
             status=self.status,
             stop_reason=self.stop_reason,
             last_failure_message=self.failure,
+            recovery_checkpoint=self.recovery_checkpoint,
             stats=TaskStats(
                 full_load_progress_percent=int(100 * done / total) if total else 0,
                 elapsed_time_millis=elapsed,
@@ -134,9 +149,12 @@ class LocalEngine:
 
     def ensure_task(self, spec: TaskSpec) -> TaskRef:
         """Create the task, reuse it unchanged, or modify it when its spec drifted (task stopped)."""
-        if spec.migration_type != "full-load":
+        if spec.migration_type == "cdc" and spec.cdc_stop_position is None:
+            raise ConfigError(f"{spec.database}: a cdc task of the embedded engine needs a cdc_stop_position")
+        if spec.migration_type == "full-load-and-cdc" and spec.cdc_stop_position is not None:
             raise ConfigError(
-                f"{spec.database}: the embedded engine supports only 'full-load' so far, not {spec.migration_type!r}"
+                f"{spec.database}: the embedded engine stops full-load-and-cdc tasks after the full load; "
+                "run the changes as a cdc task"
             )
         if not spec.source_url.startswith("sqlite://"):
             raise ConfigError(f"{spec.database}: the embedded engine reads sqlite:// sources, got {spec.source_url!r}")
@@ -207,8 +225,17 @@ class LocalEngine:
         with self._lock:
             task.tables[(stats.schema_name, stats.table_name)] = stats
 
-    def _finish(self, task: _Task, status: TaskStatusName, stop_reason: str | None, failure: str | None) -> None:
+    def _finish(
+        self,
+        task: _Task,
+        status: TaskStatusName,
+        stop_reason: str | None,
+        failure: str | None,
+        checkpoint: str | None = None,
+    ) -> None:
         with self._lock:
+            if checkpoint is not None:
+                task.recovery_checkpoint = checkpoint
             task.status = status
             task.stop_reason = stop_reason
             task.failure = failure
@@ -219,7 +246,8 @@ class LocalEngine:
         spec = task.spec
         try:
             path = path_from_url(spec.source_url, "sqlite")
-            tables = select_tables(spec, list_source_tables(path, spec.default_schema))
+            views = spec.include_views and spec.migration_type == "full-load"
+            tables = select_tables(spec, list_source_tables(path, spec.default_schema, include_views=views))
             if not tables:
                 # DMS FailOnNoTablesCaptured: a task whose mappings match nothing fails.
                 raise ReplicationError("the selection rules match no source table")
@@ -228,6 +256,13 @@ class LocalEngine:
                     task,
                     TableStatistics(schema_name=t.schema_name, table_name=t.name, table_state="Before load"),
                 )
+            window: ChangeWindow | None = None
+            checkpoint: str | None = None
+            if spec.migration_type == "cdc":
+                window = open_change_window(path, spec.cdc_start_position, spec.cdc_stop_position, self._resume(task))
+                checkpoint = window.position
+            elif spec.migration_type == "full-load-and-cdc":
+                checkpoint = capture_position(path)  # read before any table, so no change is missed
             with self._lock:
                 task.status = "running"
             # Largest-first would need row counts; name order is deterministic and the engine's
@@ -235,16 +270,21 @@ class LocalEngine:
             with ThreadPoolExecutor(
                 max_workers=spec.max_full_load_subtasks, thread_name_prefix=f"sqlfleet-{task.ref.identifier}"
             ) as pool:
-                list(pool.map(lambda t: self._load_table(task, path, t), tables))
+                list(pool.map(lambda t: self._load_table(task, path, t, window), tables))
         except SqlfleetError as exc:
             self._finish(task, "failed", "Stop Reason FATAL_ERROR", str(exc))
             return
         except Exception as exc:  # the task must end in a DMS state whatever happened
             self._finish(task, "failed", "Stop Reason FATAL_ERROR", f"{type(exc).__name__}: {exc}")
             return
-        self._finish(task, "stopped", STOP_FULL_LOAD_FINISHED, None)
+        stop = {"full-load": STOP_FULL_LOAD_FINISHED, "full-load-and-cdc": STOP_AFTER_FULL_LOAD}
+        self._finish(task, "stopped", window.stop_reason if window else stop[spec.migration_type], None, checkpoint)
 
-    def _load_table(self, task: _Task, path: Path, table: SourceTable) -> None:
+    def _resume(self, task: _Task) -> str | None:
+        with self._lock:
+            return task.recovery_checkpoint
+
+    def _load_table(self, task: _Task, path: Path, table: SourceTable, window: ChangeWindow | None) -> None:
         start = self.clock()
         self._set_table(
             task,
@@ -258,9 +298,16 @@ class LocalEngine:
         state: TableState = "Table completed"
         error = None
         rows = 0
+        counted: list[int] = []
         try:
             with self._slots:
-                rows = self.write_full_load(task.spec, path, table)
+                if window is not None:
+                    changes = write_cdc_window(
+                        self.lake, task.spec, path, table, window, clock=self.clock, batch_rows=self.batch_rows
+                    )
+                    self._set_table(task, changes.model_copy(update={"full_load_start_time": start}))
+                    return
+                rows = self.write_full_load(task.spec, path, table, on_count=counted.append)
         except Exception as exc:
             # DMS TableErrorPolicy=SUSPEND_TABLE: this table errors, the others go on.
             state, error = (
@@ -278,14 +325,18 @@ class LocalEngine:
                 full_load_end_time=self.clock(),
                 last_update_time=self.clock(),
                 error=error,
+                source_rows=counted[0] if counted else None,
             ),
         )
 
-    def write_full_load(self, spec: TaskSpec, path: Path, table: SourceTable) -> int:
+    def write_full_load(
+        self, spec: TaskSpec, path: Path, table: SourceTable, *, on_count: Callable[[int], None] | None = None
+    ) -> int:
         """Write one table as ``LOAD`` files (``DROP_AND_CREATE``: old files go first); returns rows.
 
         A new file starts once the current one passes ``max_file_size_kb``; an empty table
-        writes nothing, as DMS creates no folder for it.
+        writes nothing, as DMS creates no folder for it. ``on_count`` gets the source's own
+        row count, read in the same transaction as the rows (``read_table_batches``).
         """
         prefix = layout.table_prefix(spec.database, table.schema_name, table.name)
         self.lake.delete_prefix(prefix)
@@ -293,13 +344,13 @@ class LocalEngine:
         limit = spec.max_file_size_kb * 1024
         counter = 0
         rows = 0
-        writer: _LoadFileWriter | None = None
+        writer: LakeParquetWriter | None = None
         try:
-            for batch in read_table_batches(path, table, self.batch_rows):
+            for batch in read_table_batches(path, table, self.batch_rows, on_count=on_count):
                 if writer is None:
                     counter += 1
                     key = layout.load_file_key(spec.database, table.schema_name, table.name, counter)
-                    writer = _LoadFileWriter(self.lake, key, schema)
+                    writer = LakeParquetWriter(self.lake, key, schema)
                 stamp = self.clock().strftime("%Y-%m-%d %H:%M:%S.%f")
                 writer.write(_with_dms_columns(batch, schema, stamp))
                 rows += batch.num_rows
@@ -321,42 +372,6 @@ def _with_dms_columns(batch: pa.RecordBatch, schema: pa.Schema, stamp: str) -> p
     op = pa.repeat(pa.scalar("I", pa.string()), n)
     ts = pa.repeat(pa.scalar(stamp, pa.string()), n)
     return pa.RecordBatch.from_arrays([op, ts, *batch.columns], schema=schema)
-
-
-class _LoadFileWriter:
-    """One ``LOADxxxxxxxx.parquet`` being written; visible in the lake only after ``commit``."""
-
-    def __init__(self, lake: Lake, key: str, schema: pa.Schema) -> None:
-        self._cm = lake.open_output(key)
-        self._sink = self._cm.__enter__()
-        # Parquet 2.x with microsecond timestamps, like DMS's parquet-2-0 setting; snappy.
-        self._writer = pq.ParquetWriter(
-            self._sink,
-            schema,
-            compression="snappy",
-            version="2.6",
-            coerce_timestamps="us",
-            allow_truncated_timestamps=False,
-        )
-
-    @property
-    def bytes_written(self) -> int:
-        return int(self._sink.tell())
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
-
-    def commit(self) -> None:
-        self._writer.close()
-        self._cm.__exit__(None, None, None)
-
-    def abort(self) -> None:
-        try:
-            self._writer.close()
-        finally:
-            err = ReplicationError("load file abandoned")
-            with contextlib.suppress(ReplicationError):
-                self._cm.__exit__(type(err), err, None)
 
 
 __all__ = ["OP_COLUMN", "LocalEngine", "select_tables"]

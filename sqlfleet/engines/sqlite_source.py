@@ -10,7 +10,7 @@ SQL Server type. The dummy row is dropped with a zero-copy slice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -57,13 +57,17 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
         raise SourceError(f"cannot open source database {path}: {exc}") from exc
 
 
-def list_source_tables(path: Path, default_schema: str) -> list[SourceTable]:
-    """Every user table and view of a SQLite file with its columns, in name order."""
+def list_source_tables(path: Path, default_schema: str, include_views: bool = True) -> list[SourceTable]:
+    """Every user table (and view, unless ``include_views`` is false) of a SQLite file with its
+    columns, in name order. Typing a view's computed columns runs the view, so callers that
+    replicate no view (CDC) leave them out."""
     con = _connect_ro(path)
+    kinds = "'table', 'view'" if include_views else "'table'"
     try:
         rows = con.execute(
-            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite[_]%' ESCAPE '[' ORDER BY name"
+            f"SELECT name, type FROM sqlite_master WHERE type IN ({kinds}) "
+            # change capture keeps its tables under a `cdc.` prefix (sqlfleet.cdc.sqlite_capture)
+            "AND name NOT LIKE 'sqlite[_]%' ESCAPE '[' AND name NOT LIKE 'cdc.%' ORDER BY name"
         ).fetchall()
         tables = []
         for name, kind in rows:
@@ -101,13 +105,17 @@ def _select_expression(col: ColumnType) -> str:
     return q
 
 
-def pinned_select_sql(table: SourceTable) -> str:
-    """The pinned SELECT of a table: a typed dummy row, then every real row."""
+def pinned_select_sql(table: SourceTable, suffix: str = "") -> str:
+    """The pinned SELECT of a table: a typed dummy row, then every real row.
+
+    ``suffix`` (a ``WHERE``/``ORDER BY`` the caller built from quoted identifiers) filters the rows.
+    """
     if not table.columns:
         raise SourceError(f"{table.name!r} has no columns")
     dummy = ", ".join(f"{_DUMMY[c.kind]} AS {quote_identifier(c.name)}" for c in table.columns)
     real = ", ".join(_select_expression(c) for c in table.columns)
-    return f"SELECT {dummy} UNION ALL SELECT * FROM (SELECT {real} FROM {quote_identifier(table.name)})"
+    where = f" {suffix}" if suffix else ""
+    return f"SELECT {dummy} UNION ALL SELECT * FROM (SELECT {real} FROM {quote_identifier(table.name)}{where})"
 
 
 def convert_column(array: pa.Array, col: ColumnType) -> pa.Array:
@@ -129,19 +137,35 @@ def convert_column(array: pa.Array, col: ColumnType) -> pa.Array:
     return array.cast(target)
 
 
-def read_table_batches(path: Path, table: SourceTable, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def read_table_batches(
+    path: Path,
+    table: SourceTable,
+    batch_rows: int,
+    suffix: str = "",
+    *,
+    on_count: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
     """Stream a table as record batches of its target schema (memory bounded by ``batch_rows``).
 
-    The whole table is read by one SELECT, so it comes from one consistent snapshot.
+    The whole table is read by one SELECT, so it comes from one consistent snapshot; ``suffix``
+    is passed to ``pinned_select_sql``. ``on_count`` receives the source's ``count(*)`` (with the
+    same ``suffix``) taken first in the same read transaction, so both see the same snapshot:
+    the reconciliation ledger's source rows.
     """
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns])
-    sql = pinned_select_sql(table)
+    sql = pinned_select_sql(table, suffix)
     try:
         conn = adbc_sqlite.connect(f"file:{path}?mode=ro")
     except Exception as exc:
         raise SourceError(f"cannot open source database {path}: {exc}") from exc
     try:
         cursor = conn.cursor()
+        if on_count is not None:
+            # ADBC runs with autocommit off: this count and the SELECT share one transaction.
+            where = f" {suffix}" if suffix else ""
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote_identifier(table.name)}{where})")
+            counted = cursor.fetchone()
+            on_count(int(counted[0]) if counted else 0)
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()

@@ -10,26 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlfleet.sql import bookkeeping
+from sqlfleet.sql.bookkeeping import ColumnKind, ManifestKind, column_list, columns_ddl
 from sqlfleet.sql.identifiers import qualified_name, quote_identifier, quote_literal
 
-MANIFEST_SCHEMA = "_sqlfleet"
-MANIFEST_TABLE = "load_manifest"
+MANIFEST_SCHEMA = bookkeeping.BOOKKEEPING_SCHEMA
+MANIFEST_TABLE = bookkeeping.MANIFEST_TABLE
+
+TYPES: dict[ColumnKind, str] = {"text": "VARCHAR", "int": "BIGINT", "timestamp": "TIMESTAMP"}
 
 #: Manifest columns and their DuckDB types, in table order.
-MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("database", "VARCHAR"),
-    ("schema_name", "VARCHAR"),
-    ("table_name", "VARCHAR"),
-    ("target", "VARCHAR"),
-    ("file_key", "VARCHAR"),
-    ("size", "BIGINT"),
-    ("rows", "BIGINT"),
-    ("batch_id", "VARCHAR"),
-    ("loaded_at", "TIMESTAMP"),
-    ("status", "VARCHAR"),
-)
+MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = tuple((n, TYPES[k]) for n, k in bookkeeping.MANIFEST_COLUMNS)
 
 _MANIFEST = qualified_name(MANIFEST_SCHEMA, MANIFEST_TABLE)
+_LEDGER = qualified_name(MANIFEST_SCHEMA, bookkeeping.LEDGER_TABLE)
 
 
 def _col(name: str) -> str:
@@ -42,8 +36,11 @@ def _path_list(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
 
 
-def _where_target(database: str, target: str) -> str:
-    return f"{_col('database')} = {quote_literal(database)} AND {_col('target')} = {quote_literal(target)}"
+def _where_target(database: str, target: str, kind: ManifestKind) -> str:
+    return (
+        f"{_col('database')} = {quote_literal(database)} AND {_col('target')} = {quote_literal(target)} "
+        f"AND {_col('kind')} = {quote_literal(kind)}"
+    )
 
 
 def create_schema_sql(schema: str) -> str:
@@ -52,19 +49,27 @@ def create_schema_sql(schema: str) -> str:
 
 
 def create_manifest_sql() -> list[str]:
-    """Statements creating the manifest schema and table (idempotent)."""
-    columns = ", ".join(f"{_col(name)} {sql_type}" for name, sql_type in MANIFEST_COLUMNS)
+    """Statements creating the bookkeeping schema, the manifest and the ledger (idempotent).
+
+    A manifest from before change loading had no ``kind`` column: its rows are full loads.
+    """
     return [
         create_schema_sql(MANIFEST_SCHEMA),
-        f"CREATE TABLE IF NOT EXISTS {_MANIFEST} ({columns})",
+        f"CREATE TABLE IF NOT EXISTS {_MANIFEST} ({columns_ddl(bookkeeping.MANIFEST_COLUMNS, TYPES)})",
+        f"ALTER TABLE {_MANIFEST} ADD COLUMN IF NOT EXISTS {_col('kind')} VARCHAR DEFAULT 'load'",
+        f"CREATE TABLE IF NOT EXISTS {_LEDGER} ({columns_ddl(bookkeeping.LEDGER_COLUMNS, TYPES)})",
     ]
 
 
 def table_exists_sql(schema: str, table: str) -> str:
-    """One row with the number (0 or 1) of tables named ``schema.table`` in the current catalog."""
+    """One row with the number (0 or 1) of tables named ``schema.table`` in the current catalog.
+
+    ``duckdb_tables()`` rather than ``information_schema.tables``: about four times faster, and
+    the check runs for every table of every load.
+    """
     return (
-        "SELECT count(*) FROM information_schema.tables "
-        f"WHERE table_catalog = current_database() AND table_schema = {quote_literal(schema)} "
+        "SELECT count(*) FROM duckdb_tables() "
+        f"WHERE database_name = current_database() AND schema_name = {quote_literal(schema)} "
         f"AND table_name = {quote_literal(table)}"
     )
 
@@ -75,16 +80,44 @@ def parquet_columns_sql(paths: Sequence[str | Path]) -> str:
 
 
 def replace_table_from_parquet_sql(
-    schema: str, table: str, paths: Sequence[str | Path], exclude: Sequence[str] = ("Op",)
+    schema: str,
+    table: str,
+    paths: Sequence[str | Path],
+    exclude: Sequence[str] = ("Op",),
+    keep: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """``CREATE OR REPLACE TABLE`` from Parquet files in one statement, minus ``exclude`` columns."""
+    """``CREATE OR REPLACE TABLE`` from Parquet files in one statement, minus ``exclude`` columns.
+
+    ``exclude`` columns are left out if the files have them (a ``COLUMNS`` lambda, so the files
+    need no prior ``DESCRIBE``). ``keep`` are ``(name, type)`` columns of the existing table that
+    the files no longer have: they stay, as NULLs, like Snowflake's ``MATCH_BY_COLUMN_NAME``
+    leaves them. The statement returns the number of rows it wrote.
+    """
     columns = "*"
     if exclude:
-        columns += " EXCLUDE (" + ", ".join(quote_identifier(c) for c in exclude) + ")"
+        columns = "COLUMNS(lambda c: c NOT IN (" + ", ".join(quote_literal(c) for c in exclude) + "))"
+    for name, sql_type in keep:
+        columns += f", CAST(NULL AS {sql_type}) AS {quote_identifier(name)}"
     return (
         f"CREATE OR REPLACE TABLE {qualified_name(schema, table)} AS "
         f"SELECT {columns} FROM read_parquet({_path_list(paths)})"
     )
+
+
+def describe_columns_sql(schema: str, table: str) -> str:
+    """``column_name, column_type`` (and more) of one table, in column order."""
+    return f"DESCRIBE {qualified_name(schema, table)}"
+
+
+def describe_parquet_sql(paths: Sequence[str | Path], *, union_by_name: bool = False) -> str:
+    """``column_name, column_type`` (and more) of Parquet files, as DuckDB reads them."""
+    options = ", union_by_name = true" if union_by_name else ""
+    return f"DESCRIBE SELECT * FROM read_parquet({_path_list(paths)}{options})"
+
+
+def add_column_sql(schema: str, table: str, column: str, sql_type: str) -> str:
+    """``ALTER TABLE ... ADD COLUMN`` (a column the source gained)."""
+    return f"ALTER TABLE {qualified_name(schema, table)} ADD COLUMN {quote_identifier(column)} {sql_type}"
 
 
 def file_rows_sql(paths: Sequence[str | Path]) -> str:
@@ -118,32 +151,50 @@ def table_columns_sql(schema: str, table: str) -> str:
     )
 
 
-def latest_manifest_sql(database: str, target: str) -> str:
-    """``file_key``, ``size`` of the latest manifest batch of one target (NULL key: an emptied batch)."""
-    where = _where_target(database, target)
+def all_tables_sql() -> str:
+    """``schema, table`` of every table in the current catalog."""
+    return "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+
+
+def latest_load_manifests_sql() -> str:
+    """``database, target, file_key, size`` of every target's latest full-load batch (NULL key: emptied)."""
+    same = " AND ".join(f"l.{_col(c)} = m.{_col(c)}" for c in ("database", "target", "kind"))
     return (
-        f"SELECT {_col('file_key')}, {_col('size')} FROM {_MANIFEST} WHERE {where} "
-        f"AND {_col('batch_id')} = (SELECT arg_max({_col('batch_id')}, {_col('loaded_at')}) "
-        f"FROM {_MANIFEST} WHERE {where})"
+        f"SELECT m.{_col('database')}, m.{_col('target')}, m.{_col('file_key')}, m.{_col('size')} "
+        f"FROM {_MANIFEST} AS m WHERE m.{_col('kind')} = 'load' AND m.{_col('batch_id')} = "
+        f"(SELECT arg_max(l.{_col('batch_id')}, l.{_col('loaded_at')}) FROM {_MANIFEST} AS l WHERE {same})"
     )
 
 
-def delete_manifest_sql(database: str, target: str) -> str:
-    """Remove every manifest row of one target."""
-    return f"DELETE FROM {_MANIFEST} WHERE {_where_target(database, target)}"
+def delete_manifest_sql(database: str, target: str, kind: ManifestKind = "load") -> str:
+    """Remove a target's manifest rows of one kind (a full load replaces its ``load`` rows)."""
+    return f"DELETE FROM {_MANIFEST} WHERE {_where_target(database, target, kind)}"
 
 
-def insert_manifest_sql() -> str:
-    """Parameterised insert of one manifest row (values in ``MANIFEST_COLUMNS`` order)."""
-    columns = ", ".join(_col(name) for name, _ in MANIFEST_COLUMNS)
-    marks = ", ".join("?" for _ in MANIFEST_COLUMNS)
-    return f"INSERT INTO {_MANIFEST} ({columns}) VALUES ({marks})"
+def applied_change_files_sql(database: str, target: str) -> str:
+    """Keys of the change files already applied to a target."""
+    return f"SELECT {_col('file_key')} FROM {_MANIFEST} WHERE {_where_target(database, target, 'cdc')}"
+
+
+def insert_manifest_sql(rows: int = 1) -> str:
+    """Parameterised insert of ``rows`` manifest rows (values in ``MANIFEST_COLUMNS`` order, row after row)."""
+    if rows < 1:
+        raise ValueError("insert at least one manifest row")
+    marks = "(" + ", ".join("?" for _ in MANIFEST_COLUMNS) + ")"
+    values = ", ".join(marks for _ in range(rows))
+    return f"INSERT INTO {_MANIFEST} ({column_list(bookkeeping.MANIFEST_COLUMNS)}) VALUES {values}"
 
 
 def manifest_rows_sql(database: str) -> str:
-    """Every manifest row of one database, ordered by target and file key."""
-    columns = ", ".join(_col(name) for name, _ in MANIFEST_COLUMNS)
+    """Every manifest row of one database, ordered by target, kind and file key."""
     return (
-        f"SELECT {columns} FROM {_MANIFEST} WHERE {_col('database')} = {quote_literal(database)} "
-        f"ORDER BY {_col('target')}, {_col('file_key')} NULLS FIRST"
+        f"SELECT {column_list(bookkeeping.MANIFEST_COLUMNS)} FROM {_MANIFEST} "
+        f"WHERE {_col('database')} = {quote_literal(database)} "
+        f"ORDER BY {_col('target')}, {_col('kind')}, {_col('file_key')} NULLS FIRST"
     )
+
+
+def insert_ledger_sql() -> str:
+    """Parameterised insert of one ledger entry (values in ``LEDGER_COLUMNS`` order)."""
+    marks = ", ".join("?" for _ in bookkeeping.LEDGER_COLUMNS)
+    return f"INSERT INTO {_LEDGER} ({column_list(bookkeeping.LEDGER_COLUMNS)}) VALUES ({marks})"

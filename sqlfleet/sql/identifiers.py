@@ -30,3 +30,25 @@ def quote_literal(value: str) -> str:
     if "\x00" in value:
         raise ValueError("SQL string literal contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
+
+
+def quote_tsql_identifier(name: str) -> str:
+    """Return ``name`` as a SQL Server bracketed identifier, doubling embedded ``]``.
+
+    SQL Server identifiers hold at most 128 characters; ``ValueError`` for longer, empty or
+    NUL-holding names.
+    """
+    if not name:
+        raise ValueError("empty SQL Server identifier")
+    if "\x00" in name:
+        raise ValueError(f"SQL Server identifier contains a NUL character: {name!r}")
+    if len(name) > 128:
+        raise ValueError(f"SQL Server identifier longer than 128 characters: {name[:32]!r}...")
+    return "[" + name.replace("]", "]]") + "]"
+
+
+def quote_tsql_string(value: str) -> str:
+    """Return ``value`` as a SQL Server Unicode string literal (``N'...'``), doubling quotes."""
+    if "\x00" in value:
+        raise ValueError("SQL string literal contains a NUL character")
+    return "N'" + value.replace("'", "''") + "'"

@@ -7,12 +7,18 @@ the source columns plus the DMS timestamp column but not the ``Op`` column.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from sqlfleet.lake import Lake
 from sqlfleet.verify import VerifiedTable
+
+if TYPE_CHECKING:
+    from sqlfleet.ledger import LedgerEntry
 
 LoadStatus = Literal["loaded", "unchanged", "emptied", "skipped_empty", "failed"]
 
@@ -28,12 +34,19 @@ def target_table_name(schema_name: str, table: str, default_schema: str = "dbo")
 
 
 class LoadedTable(BaseModel):
-    """Outcome of loading one table.
+    """Outcome of loading one table (a full load or a batch of changes).
 
-    ``loaded``: replaced from the batch's files; ``unchanged``: the batch was already loaded;
-    ``emptied``: the source is empty now and the existing table was emptied; ``skipped_empty``:
-    the source is empty and no table exists to give it columns; ``failed``: built by callers
-    that catch a load's error (``load_full`` itself raises).
+    ``loaded``: replaced from the batch's files (full load) or the new change files were applied
+    (``merge_changes``); ``unchanged``: the batch was already loaded / every change file was
+    already applied; ``emptied``: the source is empty now and the existing table was emptied;
+    ``skipped_empty``: the source is empty and no table exists to give it columns; ``failed``:
+    built by callers that catch a load's error (the warehouse methods themselves raise).
+
+    ``inserted``/``updated``/``deleted`` count the changes a merge APPLIED (latest change per
+    key; a delete of an absent key applies nothing); ``previous_rows`` is the target's row count
+    before a merge, so ``rows == previous_rows + inserted - deleted`` can be reconciled.
+    ``notes`` carry what the caller should know but that did not fail the table (a column added
+    from the source, an append-only change table for a table without a key).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -47,6 +60,49 @@ class LoadedTable(BaseModel):
     status: LoadStatus
     error: str | None = None
     seconds: float
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    previous_rows: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one load or change batch did, before it is dressed as a ``LoadedTable`` (adapters' helper)."""
+
+    status: LoadStatus
+    rows: int
+    notes: tuple[str, ...] = ()
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    previous_rows: int | None = None
+
+    def loaded_table(
+        self, table: VerifiedTable, target: str, *, files: int, bytes_: int, started: float
+    ) -> LoadedTable:
+        """The ``LoadedTable`` of ``table`` loaded into ``target``; ``started`` is a ``perf_counter`` value."""
+        return LoadedTable(
+            schema_name=table.schema_name,
+            table=table.table,
+            target=target,
+            rows=self.rows,
+            files=files,
+            bytes=bytes_,
+            status=self.status,
+            seconds=time.perf_counter() - started,
+            inserted=self.inserted,
+            updated=self.updated,
+            deleted=self.deleted,
+            previous_rows=self.previous_rows,
+            notes=self.notes,
+        )
+
+
+def changes_table_name(target: str) -> str:
+    """The append-only change table of a target whose source table has no key."""
+    return f"{target}__changes"
 
 
 @runtime_checkable
@@ -61,6 +117,29 @@ class Warehouse(Protocol):
         Raises ``TransientError`` (retry may succeed) or a ``TerminalError`` (``WarehouseError``,
         ``VerificationError``, ``LakeError``); the previous contents stay intact on failure.
         """
+        ...
+
+    def merge_changes(  # noqa: PLR0917 - the Warehouse contract's signature
+        self,
+        database: str,
+        table: VerifiedTable,
+        lake: Lake,
+        batch_id: str,
+        key_columns: Sequence[str],
+        default_schema: str = "dbo",
+    ) -> LoadedTable:
+        """Apply a window of CDC files (``table.files``) to the target, exactly once per file.
+
+        Files already recorded in the target's manifest are skipped; the latest change per key
+        wins (change sequence, then commit timestamp, then file key, all descending), ``D``
+        deletes, ``I``/``U`` upsert the after image. The merge and its manifest rows commit in
+        one transaction. Without ``key_columns`` the changes are appended to ``<target>__changes``
+        (every CDC column kept) and a note says so. Raises like ``load_full``.
+        """
+        ...
+
+    def record_ledger(self, entries: Sequence[LedgerEntry]) -> None:
+        """Append reconciliation ledger entries to ``_sqlfleet.reconciliation_ledger``."""
         ...
 
     def row_count(self, database: str, target: str) -> int | None:

@@ -2,9 +2,12 @@
 
 One connection per warehouse; a lock serialises its use, so threads loading different tables
 never meet in DuckDB's catalog (concurrent DDL on one connection conflicts), while each
-statement still runs on all of DuckDB's threads. Every load is one transaction together with
-its manifest rows, so a reader sees either the previous table and manifest or the new ones.
-DuckDB exceptions become the project's errors in ``_translate`` and nowhere else.
+statement still runs on all of DuckDB's threads. Every load and every change batch is one
+transaction together with its manifest rows, so a reader sees either the previous table and
+manifest or the new ones. DuckDB's DDL is transactional, so a full load replaces the table with
+``CREATE OR REPLACE TABLE ... AS SELECT`` inside that transaction (the Snowflake adapter gets
+the same atomicity from DML, see ``sqlfleet.sql.snowflake``). DuckDB exceptions become the
+project's errors in ``_translate`` and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ import duckdb
 
 from sqlfleet.errors import TransientError, VerificationError, WarehouseError
 from sqlfleet.lake import Lake
+from sqlfleet.ledger import LedgerEntry
+from sqlfleet.schema_diff import diff_columns
 from sqlfleet.sourcetypes import OP_COLUMN
 from sqlfleet.sql import duckdb as sql
+from sqlfleet.sql.bookkeeping import LEDGER_COLUMNS, LEDGER_TABLE, MANIFEST_COLUMNS
+from sqlfleet.sql.identifiers import qualified_name
 from sqlfleet.verify import VerifiedTable
-from sqlfleet.warehouses.base import LoadedTable, LoadStatus, target_table_name
+from sqlfleet.warehouses import duckdb_merge
+from sqlfleet.warehouses.base import Applied, LoadedTable, changes_table_name, target_table_name
+from sqlfleet.warehouses.duckdb_state import Prior, TargetStates
+from sqlfleet.warehouses.locks import TargetLocks
 
 #: Folder (next to the warehouse file) where DuckDB keeps extensions instead of ``$HOME``.
 EXTENSION_FOLDER = ".duckdb_extensions"
@@ -37,7 +47,7 @@ def utc_now() -> datetime:
 
 
 class DuckDBWarehouse:
-    """A DuckDB warehouse file with a load manifest; implements ``Warehouse``."""
+    """A DuckDB warehouse file with a load manifest and a ledger; implements ``Warehouse``."""
 
     def __init__(
         self,
@@ -45,10 +55,20 @@ class DuckDBWarehouse:
         clock: Callable[[], datetime] = utc_now,
         *,
         read_only: bool = False,
+        timestamp_column: str = "_dms_ts",
+        change_seq_column: str = "_dms_change_seq",
+        lock_timeout_seconds: float = 3600.0,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.Lock()
+        self._targets = TargetLocks(lock_timeout_seconds)
+        # Schemas known to exist (committed), so a load skips its CREATE SCHEMA IF NOT EXISTS.
+        self._schemas: set[str] = set()
+        self._created_schemas: set[str] = set()
+        self._states = TargetStates()
+        self.timestamp_column = timestamp_column
+        self.change_seq_column = change_seq_column
         extensions = self.path.parent / EXTENSION_FOLDER
         try:
             if not read_only:
@@ -78,6 +98,7 @@ class DuckDBWarehouse:
     def query(self, statement: str, parameters: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows (for reports, checks and tests)."""
         with self._lock:
+            self._states.forget()  # the statement may change tables or the manifest
             try:
                 return self._con.execute(statement, parameters).fetchall()
             except duckdb.Error as exc:
@@ -95,50 +116,122 @@ class DuckDBWarehouse:
 
     def manifest_rows(self, database: str) -> list[dict[str, Any]]:
         """Every manifest row of one database, as dicts keyed by manifest column."""
-        names = [name for name, _ in sql.MANIFEST_COLUMNS]
+        names = [name for name, _ in MANIFEST_COLUMNS]
         return [dict(zip(names, row, strict=True)) for row in self.query(sql.manifest_rows_sql(database))]
+
+    def ledger_rows(self) -> list[dict[str, Any]]:
+        """Every reconciliation ledger entry, oldest first."""
+        names = [name for name, _ in LEDGER_COLUMNS]
+        columns = ", ".join(qualified_name(n) for n in names)
+        ledger = qualified_name(sql.MANIFEST_SCHEMA, LEDGER_TABLE)
+        rows = self.query(f"SELECT {columns} FROM {ledger} ORDER BY recorded_at, database, target")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def record_ledger(self, entries: Sequence[LedgerEntry]) -> None:
+        """Append ledger entries, in one transaction."""
+        if entries:
+            self._transaction("recording the reconciliation ledger", lambda: self._insert_ledger(entries))
 
     def load_full(
         self, database: str, table: VerifiedTable, lake: Lake, batch_id: str, default_schema: str = "dbo"
     ) -> LoadedTable:
         """Replace ``database.<target>`` with the verified files of one table, in one transaction.
 
-        A batch whose (file key, size) set equals the target's latest manifest batch is
-        ``unchanged`` and nothing is rewritten. Raises ``TransientError`` for lock and write
-        conflicts, ``VerificationError`` when the loaded rows differ from the footers, and
-        ``WarehouseError`` otherwise; the previous table and manifest are intact after any error.
+        A batch whose (file key, size) set equals the target's latest full-load batch is
+        ``unchanged`` and nothing is rewritten. A column new in the files is added (and noted);
+        a column whose type changed fails the load (``WarehouseError``, nothing applied).
+        Raises ``TransientError`` for lock and write conflicts, ``VerificationError`` when the
+        loaded rows differ from the footers, and ``WarehouseError`` otherwise; the previous
+        table and manifest are intact after any error.
         """
         started = time.perf_counter()
         target = target_table_name(table.schema_name, table.table, default_schema)
         doing = f"loading {table.name} into {database}.{target} in {self.path}"
+        with self._targets.hold(database, target):
+            # Checked before downloading, so a rerun of a loaded batch costs no transfer; the
+            # target's lock keeps what it found true until the load's transaction.
+            with self._lock:
+                try:
+                    prior = self._states.prior(self._con, database, target, [(f.key, f.size) for f in table.files])
+                except duckdb.Error as exc:
+                    raise _translate(exc, doing) from exc
+            if prior.unchanged_rows is not None:
+                applied = Applied("unchanged", prior.unchanged_rows)
+            elif not table.files:
+                applied = self._transaction(doing, lambda: self._load_empty(database, table, target, batch_id, prior))
+                with self._lock:  # emptied: one manifest row without a file; skipped: no rows at all
+                    self._states.remember(database, target, prior.exists, set() if prior.exists else None)
+            else:
+                with lake.local_copies([f.key for f in table.files]) as paths:
+                    applied = self._transaction(
+                        doing, lambda: self._load_files(database, table, target, batch_id, paths=paths, prior=prior)
+                    )
+                with self._lock:
+                    self._states.remember(database, target, True, {(f.key, f.size) for f in table.files})
+        full = applied.status in {"loaded", "unchanged"}
+        return applied.loaded_table(
+            table, target, files=len(table.files) if full else 0, bytes_=table.bytes if full else 0, started=started
+        )
 
-        def outcome(status: LoadStatus, rows: int) -> LoadedTable:
-            return LoadedTable(
-                schema_name=table.schema_name,
-                table=table.table,
-                target=target,
-                rows=rows,
-                files=len(table.files) if status in {"loaded", "unchanged"} else 0,
-                bytes=table.bytes if status in {"loaded", "unchanged"} else 0,
-                status=status,
-                seconds=time.perf_counter() - started,
-            )
-
-        # Checked before downloading, so a rerun of a loaded batch costs no transfer.
-        with self._lock:
-            try:
-                rows = self._unchanged_rows(database, target, table)
-            except duckdb.Error as exc:
-                raise _translate(exc, doing) from exc
-        if rows is not None:
-            return outcome("unchanged", rows)
-        if not table.files:
-            status, rows = self._transaction(doing, lambda: self._load_empty(database, table, target, batch_id))
-            return outcome(status, rows)
-        keys = [f.key for f in table.files]
-        with lake.local_copies(keys) as paths:
-            status, rows = self._transaction(doing, lambda: self._load_files(database, table, target, batch_id, paths))
-        return outcome(status, rows)
+    def merge_changes(  # noqa: PLR0917 - the Warehouse contract's signature
+        self,
+        database: str,
+        table: VerifiedTable,
+        lake: Lake,
+        batch_id: str,
+        key_columns: Sequence[str],
+        default_schema: str = "dbo",
+    ) -> LoadedTable:
+        """Apply the window's CDC files not applied yet (see ``Warehouse.merge_changes``)."""
+        started = time.perf_counter()
+        base = target_table_name(table.schema_name, table.table, default_schema)
+        target = base if key_columns else changes_table_name(base)
+        doing = f"applying changes of {table.name} to {database}.{target} in {self.path}"
+        with self._targets.hold(database, target):
+            with self._lock:
+                try:
+                    done = {r[0] for r in self._con.execute(sql.applied_change_files_sql(database, target)).fetchall()}
+                    pending = [f for f in table.files if f.key not in done]
+                    if not pending:
+                        rows = (
+                            self._scalar(sql.count_rows_sql(database, target)) if self._exists(database, target) else 0
+                        )
+                        return Applied("unchanged", rows).loaded_table(
+                            table, target, files=0, bytes_=0, started=started
+                        )
+                except duckdb.Error as exc:
+                    raise _translate(exc, doing) from exc
+            with lake.local_copies([f.key for f in pending]) as paths:
+                applied = self._transaction(
+                    doing,
+                    lambda: duckdb_merge.apply_change_files(
+                        self._con,
+                        database=database,
+                        table=table,
+                        target=target,
+                        pending=pending,
+                        paths=paths,
+                        key_columns=key_columns,
+                        timestamp_column=self.timestamp_column,
+                        change_seq_column=self.change_seq_column,
+                        manifest_row=lambda key, size, rows, status: self._manifest_row(
+                            database=database,
+                            table=table,
+                            target=target,
+                            batch_id=batch_id,
+                            key=key,
+                            size=size,
+                            rows=rows,
+                            status=status,
+                            kind="cdc",
+                        ),
+                    ),
+                )
+            with self._lock:
+                self._states.remember(database, target, True, None)
+        return applied.loaded_table(
+            table, target, files=len(pending), bytes_=sum(f.size for f in pending), started=started
+        )
 
     # -- inside the lock -------------------------------------------------------------------
 
@@ -149,24 +242,14 @@ class DuckDBWarehouse:
     def _exists(self, database: str, target: str) -> bool:
         return self._scalar(sql.table_exists_sql(database, target)) > 0
 
-    def _unchanged_rows(self, database: str, target: str, table: VerifiedTable) -> int | None:
-        """Row count of the target when the batch is already loaded, else ``None``."""
-        if not self._exists(database, target):
-            return None
-        latest = self._con.execute(sql.latest_manifest_sql(database, target)).fetchall()
-        if not latest:
-            return None
-        loaded = {(key, size) for key, size in latest if key is not None}
-        if loaded != {(f.key, f.size) for f in table.files}:
-            return None
-        return self._scalar(sql.count_rows_sql(database, target))
-
-    def _transaction(self, doing: str, body: Callable[[], tuple[LoadStatus, int]]) -> tuple[LoadStatus, int]:
+    def _transaction(self, doing: str, body: Callable[[], Applied]) -> Applied:
         with self._lock:
             try:
+                self._created_schemas.clear()
                 self._con.execute("BEGIN TRANSACTION")
                 result = body()
                 self._con.execute("COMMIT")
+                self._schemas.update(self._created_schemas)
                 return result
             except BaseException as exc:
                 # No transaction may be open any more (DuckDB aborted it, or BEGIN failed).
@@ -176,13 +259,11 @@ class DuckDBWarehouse:
                     raise _translate(exc, doing) from exc
                 raise
 
-    def _load_empty(self, database: str, table: VerifiedTable, target: str, batch_id: str) -> tuple[LoadStatus, int]:
+    def _load_empty(self, database: str, table: VerifiedTable, target: str, batch_id: str, prior: Prior) -> Applied:
         self._con.execute(sql.create_schema_sql(database))
-        if self._unchanged_rows(database, target, table) is not None:
-            return "unchanged", 0
         self._con.execute(sql.delete_manifest_sql(database, target))
-        if not self._exists(database, target):
-            return "skipped_empty", 0
+        if not prior.exists:
+            return Applied("skipped_empty", 0)
         self._con.execute(sql.delete_rows_sql(database, target))
         # A row without a file key records the emptied batch, so a rerun is "unchanged".
         self._insert_manifest(
@@ -199,19 +280,28 @@ class DuckDBWarehouse:
                 )
             ]
         )
-        return "emptied", 0
+        return Applied("emptied", 0)
 
     def _load_files(
-        self, database: str, table: VerifiedTable, target: str, batch_id: str, paths: Sequence[Path]
-    ) -> tuple[LoadStatus, int]:
-        self._con.execute(sql.create_schema_sql(database))
-        rows = self._unchanged_rows(database, target, table)
-        if rows is not None:  # another thread loaded the same batch while we downloaded
-            return "unchanged", rows
-        columns = [d[0] for d in self._con.execute(sql.parquet_columns_sql(paths)).description or []]
-        exclude = [c for c in columns if c == OP_COLUMN]
-        self._con.execute(sql.replace_table_from_parquet_sql(database, target, paths, exclude))
-        loaded = self._scalar(sql.count_rows_sql(database, target))
+        self, database: str, table: VerifiedTable, target: str, batch_id: str, *, paths: Sequence[Path], prior: Prior
+    ) -> Applied:
+        if database not in self._schemas:
+            self._con.execute(sql.create_schema_sql(database))
+            self._created_schemas.add(database)
+        keep: list[tuple[str, str]] = []
+        notes: tuple[str, ...] = ()
+        if prior.exists:
+            described = self._con.execute(sql.describe_parquet_sql(paths)).fetchall()
+            file_columns = [(r[0], r[1]) for r in described if r[0] != OP_COLUMN]
+            table_columns = [
+                (r[0], r[1]) for r in self._con.execute(sql.describe_columns_sql(database, target)).fetchall()
+            ]
+            diff = diff_columns(table_columns, file_columns, lambda a, b: a.upper() == b.upper())
+            diff.raise_on_type_change(f"{database}.{target}")
+            keep = [(name, sql_type) for name, sql_type in table_columns if name in diff.absent]
+            notes = diff.notes(f"{database}.{target}")
+        # CREATE TABLE ... AS returns the rows it wrote: no count(*) scan of the new table.
+        loaded = self._scalar(sql.replace_table_from_parquet_sql(database, target, paths, [OP_COLUMN], keep))
         if loaded != table.footer_rows:
             raise VerificationError(
                 [
@@ -219,8 +309,12 @@ class DuckDBWarehouse:
                     f"verified footers hold {table.footer_rows}; the files changed after verification"
                 ]
             )
-        per_file = dict(self._con.execute(sql.file_rows_sql(paths)).fetchall())
-        self._con.execute(sql.delete_manifest_sql(database, target))
+        if len(paths) == 1:
+            per_file = {str(paths[0]): loaded}
+        else:
+            per_file = dict(self._con.execute(sql.file_rows_sql(paths)).fetchall())
+        if prior.manifest:
+            self._con.execute(sql.delete_manifest_sql(database, target))
         self._insert_manifest(
             [
                 self._manifest_row(
@@ -236,7 +330,7 @@ class DuckDBWarehouse:
                 for obj, path in zip(table.files, paths, strict=True)
             ]
         )
-        return "loaded", loaded
+        return Applied("loaded", loaded, notes=notes)
 
     def _manifest_row(
         self,
@@ -249,14 +343,22 @@ class DuckDBWarehouse:
         size: int,
         rows: int,
         status: str,
+        kind: str = "load",
     ) -> tuple[object, ...]:
+        now = self._now()
+        return (database, table.schema_name, table.table, target, key, size, rows, batch_id, now, status, kind)
+
+    def _now(self) -> datetime:
         now = self._clock()
-        if now.tzinfo is not None:
-            now = now.astimezone(UTC).replace(tzinfo=None)
-        return (database, table.schema_name, table.table, target, key, size, rows, batch_id, now, status)
+        return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
 
     def _insert_manifest(self, rows: list[tuple[object, ...]]) -> None:
-        self._con.executemany(sql.insert_manifest_sql(), rows)
+        # One multi-row INSERT: executemany costs a round trip per row.
+        self._con.execute(sql.insert_manifest_sql(len(rows)), [value for row in rows for value in row])
+
+    def _insert_ledger(self, entries: Sequence[LedgerEntry]) -> Applied:
+        self._con.executemany(sql.insert_ledger_sql(), [e.as_row() for e in entries])
+        return Applied("loaded", len(entries))
 
 
 _TRANSIENT_MARKERS = ("Conflict", "Could not set lock on file")

@@ -1,2 +1,4 @@
 CREATE SCHEMA IF NOT EXISTS "_sqlfleet";
-CREATE TABLE IF NOT EXISTS "_sqlfleet"."load_manifest" ("database" VARCHAR, "schema_name" VARCHAR, "table_name" VARCHAR, "target" VARCHAR, "file_key" VARCHAR, "size" BIGINT, "rows" BIGINT, "batch_id" VARCHAR, "loaded_at" TIMESTAMP, "status" VARCHAR)
+CREATE TABLE IF NOT EXISTS "_sqlfleet"."load_manifest" ("database" VARCHAR, "schema_name" VARCHAR, "table_name" VARCHAR, "target" VARCHAR, "file_key" VARCHAR, "size" BIGINT, "rows" BIGINT, "batch_id" VARCHAR, "loaded_at" TIMESTAMP, "status" VARCHAR, "kind" VARCHAR);
+ALTER TABLE "_sqlfleet"."load_manifest" ADD COLUMN IF NOT EXISTS "kind" VARCHAR DEFAULT 'load';
+CREATE TABLE IF NOT EXISTS "_sqlfleet"."reconciliation_ledger" ("recorded_at" TIMESTAMP, "batch_id" VARCHAR, "database" VARCHAR, "schema_name" VARCHAR, "table_name" VARCHAR, "target" VARCHAR, "kind" VARCHAR, "source_rows" BIGINT, "engine_rows" BIGINT, "footer_rows" BIGINT, "warehouse_rows" BIGINT, "previous_rows" BIGINT, "inserted" BIGINT, "updated" BIGINT, "deleted" BIGINT, "load_status" VARCHAR, "status" VARCHAR, "problems" VARCHAR)

@@ -1,1 +1,1 @@
-DELETE FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' AND "target" = 'O''Brien Ünïcode table'
+DELETE FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' AND "target" = 'O''Brien Ünïcode table' AND "kind" = 'load'

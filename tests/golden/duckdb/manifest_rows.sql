@@ -1,1 +1,1 @@
-SELECT "database", "schema_name", "table_name", "target", "file_key", "size", "rows", "batch_id", "loaded_at", "status" FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' ORDER BY "target", "file_key" NULLS FIRST
+SELECT "database", "schema_name", "table_name", "target", "file_key", "size", "rows", "batch_id", "loaded_at", "status", "kind" FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' ORDER BY "target", "kind", "file_key" NULLS FIRST

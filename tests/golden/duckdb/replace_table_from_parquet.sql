@@ -1,1 +1,1 @@
-CREATE OR REPLACE TABLE "Sales ""EU"" ü"."O'Brien Ünïcode table" AS SELECT * EXCLUDE ("Op") FROM read_parquet(['/lake/db/it''s/LOAD00000001.parquet', '/lake/db/"q" ü/LOAD00000002.parquet'])
+CREATE OR REPLACE TABLE "Sales ""EU"" ü"."O'Brien Ünïcode table" AS SELECT COLUMNS(lambda c: c NOT IN ('Op')) FROM read_parquet(['/lake/db/it''s/LOAD00000001.parquet', '/lake/db/"q" ü/LOAD00000002.parquet'])

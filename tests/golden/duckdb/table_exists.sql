@@ -1,1 +1,1 @@
-SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'Sales "EU" ü' AND table_name = 'O''Brien Ünïcode table'
+SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'Sales "EU" ü' AND table_name = 'O''Brien Ünïcode table'

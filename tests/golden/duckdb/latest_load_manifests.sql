@@ -1,0 +1,1 @@
+SELECT m."database", m."target", m."file_key", m."size" FROM "_sqlfleet"."load_manifest" AS m WHERE m."kind" = 'load' AND m."batch_id" = (SELECT arg_max(l."batch_id", l."loaded_at") FROM "_sqlfleet"."load_manifest" AS l WHERE l."database" = m."database" AND l."target" = m."target" AND l."kind" = m."kind")

@@ -1,1 +1,0 @@
-SELECT "file_key", "size" FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' AND "target" = 'O''Brien Ünïcode table' AND "batch_id" = (SELECT arg_max("batch_id", "loaded_at") FROM "_sqlfleet"."load_manifest" WHERE "database" = 'Sales "EU" ü' AND "target" = 'O''Brien Ünïcode table')

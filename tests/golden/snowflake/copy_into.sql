@@ -1,0 +1,1 @@
+COPY INTO "RAW ""prod"" ü"."_sqlfleet"."load_0123456789abcdef" FROM '@"RAW"."_sqlfleet"."lake"/sales-eu/dbo/O''Brien "Ü" t/' FILES = ('LOAD00000001.parquet', 'part 2/LOAD0000000A.parquet') FILE_FORMAT = (TYPE = PARQUET BINARY_AS_TEXT = FALSE) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT FORCE = TRUE

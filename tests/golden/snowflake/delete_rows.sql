@@ -1,0 +1,1 @@
+DELETE FROM "RAW ""prod"" ü"."sales-eu"."O'Brien ""Ünïcode"" table\x"

@@ -1,0 +1,1 @@
+INSERT INTO "RAW ""prod"" ü"."sales-eu"."O'Brien ""Ünïcode"" table\x" ("_dms_ts", "id", "say ""hi"" €") SELECT "_dms_ts", "id", "say ""hi"" €" FROM "RAW ""prod"" ü"."_sqlfleet"."load_0123456789abcdef"

@@ -1,0 +1,1 @@
+INSERT INTO "RAW ""prod"" ü"."_sqlfleet"."reconciliation_ledger" ("recorded_at", "batch_id", "database", "schema_name", "table_name", "target", "kind", "source_rows", "engine_rows", "footer_rows", "warehouse_rows", "previous_rows", "inserted", "updated", "deleted", "load_status", "status", "problems") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

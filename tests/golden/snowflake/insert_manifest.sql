@@ -1,0 +1,1 @@
+INSERT INTO "RAW ""prod"" ü"."_sqlfleet"."load_manifest" ("database", "schema_name", "table_name", "target", "file_key", "size", "rows", "batch_id", "loaded_at", "status", "kind") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -1,0 +1,1 @@
+SELECT "database", "schema_name", "table_name", "target", "file_key", "size", "rows", "batch_id", "loaded_at", "status", "kind" FROM "RAW ""prod"" ü"."_sqlfleet"."load_manifest" WHERE "database" = 'sales-eu' ORDER BY "target", "kind", "file_key" NULLS FIRST

@@ -1,0 +1,1 @@
+SELECT column_name, data_type, numeric_precision, numeric_scale FROM "RAW ""prod"" ü".information_schema.columns WHERE table_schema = 'sales-eu' AND table_name = 'O''Brien "Ünïcode" table\\x' ORDER BY ordinal_position
