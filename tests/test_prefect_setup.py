@@ -41,8 +41,8 @@ def test_setup_creates_limits_work_pool_and_alerts_once(monkeypatch: pytest.Monk
     monkeypatch.setenv("SQLFLEET_ENGINE_TASKS_PER_INSTANCE", "5")
     resized = setup(Settings(), ["local-setup", "ri-setup-1"])
     assert sorted(resized) == [
-        "update global concurrency limit sqlfleet-engine-local-setup = 5 (replication tasks running at once on local-setup)",
-        "update global concurrency limit sqlfleet-engine-ri-setup-1 = 5 (replication tasks running at once on ri-setup-1)",
+        f"update global concurrency limit sqlfleet-engine-{name} = 5 (replication tasks running at once on {name})"
+        for name in ("local-setup", "ri-setup-1")
     ]
 
 
