@@ -1,8 +1,9 @@
 """The fleet flow end to end with ``SQLFLEET_ENGINE=dms``: fake DMS + moto S3 lake + DuckDB warehouse.
 
-Only the environment differs from the embedded run: the same flow plans, ensures DMS endpoints
-and tasks, watches them with one batched poller, verifies the Parquet files the fake DMS wrote
-into the S3 lake and loads them.
+From zero as the README says: ``sqlfleet aws plan/apply`` provisions the account (on the fake),
+then only the environment differs from the embedded run: the same flow plans, ensures the DMS
+tasks (reusing the provisioned endpoints), watches them with one batched poller, verifies the
+Parquet files the fake DMS wrote into the S3 lake and loads them.
 """
 
 from __future__ import annotations
