@@ -1,4 +1,4 @@
-"""Load one database's verified window: merge a cdc run's changes, or load a full load."""
+"""Load one database's verified window: merge a cdc run's changes, or load a full load; reconcile either."""
 
 from __future__ import annotations
 
@@ -8,68 +8,36 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from sqlfleet.cdc.source_info import merge_key, source_keys
-from sqlfleet.errors import SqlfleetError, TransientError
 from sqlfleet.plan import DatabasePlan
 from sqlfleet.report import LoadResult
 from sqlfleet.runtime import Runtime
-from sqlfleet.verify import VerifyReport
-from sqlfleet.warehouses.base import LoadedTable, target_table_name
-from tasks.load import TRANSIENT_ATTEMPTS, load_verified
+from sqlfleet.verify import VerifiedTable, VerifyReport
+from sqlfleet.warehouses.base import LoadedTable
+from tasks.load import load_verified, reconcile, run_tables
 
 
 @task(name="load-window", task_run_name="load-{plan.name}", cache_policy=NO_CACHE)
 def load_window(report: VerifyReport, plan: DatabasePlan, runtime: Runtime, batch_id: str) -> LoadResult:
-    """Merge every verified table's change files (``cdc``), or replace the tables (full load).
+    """Merge every verified table's change files (``cdc``), or replace the tables (full load); then reconcile.
 
-    A table that failed verification is reported failed and not merged; transient warehouse
-    errors are retried per table, terminal ones fail that table only. The merge is idempotent,
-    so replaying a window whose checkpoint did not advance changes nothing.
+    Tables merge in parallel within the warehouse limits (``run_tables``), at most one merge per
+    target. A table that failed verification is reported failed and not merged; transient
+    warehouse errors are retried per table, terminal ones fail that table only. The merge is
+    idempotent, so replaying a window whose checkpoint did not advance changes nothing. Every
+    table gets a reconciliation ledger entry (engine changes = footer rows, changes applied and
+    the target's rows before and after); a table whose counts disagree fails, so the checkpoint
+    does not move.
     """
     if report.mode != "cdc":
         return load_verified.fn(report, plan, runtime, batch_id)
-    logger = get_run_logger()
     began = time.monotonic()
     entry = plan.entry
     known = source_keys(entry)
-    results: list[LoadedTable] = []
-    for table in report.tables:
-        target = target_table_name(table.schema_name, table.table, entry.default_schema)
-        if not table.ok:
-            problems = "; ".join(p.message for p in report.problems if p.table == table.name and p.severity == "error")
-            results.append(_failed(table.schema_name, table.table, target, f"not merged: {problems}"))
-            continue
+
+    def merge_one(table: VerifiedTable) -> LoadedTable:
         key = merge_key(entry, known, table.schema_name, table.table)
-        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
-            try:
-                merged = runtime.warehouse.merge_changes(
-                    plan.name, table, runtime.lake, batch_id, key, entry.default_schema
-                )
-                results.append(merged)
-                for note in merged.notes:
-                    logger.warning("%s.%s: %s", plan.name, table.name, note)
-                break
-            except TransientError as exc:
-                if attempt == TRANSIENT_ATTEMPTS:
-                    results.append(_failed(table.schema_name, table.table, target, str(exc)))
-                else:
-                    logger.warning("%s.%s: %s (attempt %d, retrying)", plan.name, table.name, exc, attempt)
-                    time.sleep(0.5 * 2**attempt)
-            except SqlfleetError as exc:
-                logger.error("%s.%s: %s", plan.name, table.name, exc)
-                results.append(_failed(table.schema_name, table.table, target, str(exc)))
-                break
-    return LoadResult(database=plan.name, batch_id=batch_id, tables=tuple(results), seconds=time.monotonic() - began)
+        return runtime.warehouse.merge_changes(plan.name, table, runtime.lake, batch_id, key, entry.default_schema)
 
-
-def _failed(schema_name: str, table: str, target: str, error: str) -> LoadedTable:
-    return LoadedTable(
-        schema_name=schema_name,
-        table=table,
-        target=target,
-        rows=0,
-        files=0,
-        bytes=0,
-        status="failed",
-        error=error,
-        seconds=0.0,
-    )
+    results = run_tables(report, plan, runtime, merge_one, get_run_logger())
+    result = LoadResult(database=plan.name, batch_id=batch_id, tables=tuple(results), seconds=time.monotonic() - began)
+    return reconcile(report, result, runtime)

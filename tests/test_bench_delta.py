@@ -16,6 +16,7 @@ def run(full: float, delta: float, touched: set[str], changed: set[str]) -> dict
             "seconds": seconds,
             "replicate_seconds": seconds / 2,
             "load_seconds": seconds / 2,
+            "checkpoint_seconds": seconds / 10,
             "tables_with_files": tables,
             "tables_loaded": tables,
         }
@@ -27,6 +28,7 @@ def test_the_delta_must_be_fast_and_touch_only_changed_tables() -> None:
     good = compute_figures([run(10, 0.5, {"a"}, {"a"}), run(10, 0.9, {"a"}, {"a"}), run(10, 0.7, {"a"}, {"a"})], 1000)
     assert round(good["delta_seconds_vs_full_load"].ratio or 0, 6) == 0.07 and good["delta_seconds_vs_full_load"].passed
     assert good["delta_tables_touched_vs_changed"].passed and good["delta_changed_rows_share"].value == 1.0
+    assert round(good["delta_checkpoint_seconds_vs_full_load"].ratio or 0, 6) == 0.07
     slow = compute_figures([run(10, 2, {"a"}, {"a"})], 1000)
     assert slow["delta_seconds_vs_full_load"].passed is False
     wide = compute_figures([run(10, 0.5, {"a", "b"}, {"a"})], 1000)

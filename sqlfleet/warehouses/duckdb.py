@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from sqlfleet.errors import TransientError, VerificationError, WarehouseError
-from sqlfleet.lake import Lake
+from sqlfleet.lake import Lake, LakeObject
 from sqlfleet.ledger import LedgerEntry
 from sqlfleet.schema_diff import diff_columns
 from sqlfleet.sourcetypes import OP_COLUMN
@@ -190,43 +190,45 @@ class DuckDBWarehouse:
         with self._targets.hold(database, target):
             with self._lock:
                 try:
-                    done = {r[0] for r in self._con.execute(sql.applied_change_files_sql(database, target)).fetchall()}
-                    pending = [f for f in table.files if f.key not in done]
+                    pending = self._pending_change_files(database, target, table)
                     if not pending:
-                        rows = (
-                            self._scalar(sql.count_rows_sql(database, target)) if self._exists(database, target) else 0
-                        )
+                        exists = self._states.exists(self._con, database, target)
+                        rows = self._scalar(sql.count_rows_sql(database, target)) if exists else 0
                         return Applied("unchanged", rows).loaded_table(
                             table, target, files=0, bytes_=0, started=started
                         )
                 except duckdb.Error as exc:
                     raise _translate(exc, doing) from exc
-            with lake.local_copies([f.key for f in pending]) as paths:
-                applied = self._transaction(
-                    doing,
-                    lambda: duckdb_merge.apply_change_files(
-                        self._con,
+
+            def apply(paths: Sequence[Path]) -> Applied:
+                create_schema = database not in self._schemas
+                if create_schema:
+                    self._created_schemas.add(database)
+                return duckdb_merge.apply_change_files(
+                    self._con,
+                    database=database,
+                    target=target,
+                    pending=pending,
+                    paths=paths,
+                    key_columns=key_columns,
+                    timestamp_column=self.timestamp_column,
+                    change_seq_column=self.change_seq_column,
+                    create_schema=create_schema,
+                    manifest_row=lambda key, size, rows, status: self._manifest_row(
                         database=database,
                         table=table,
                         target=target,
-                        pending=pending,
-                        paths=paths,
-                        key_columns=key_columns,
-                        timestamp_column=self.timestamp_column,
-                        change_seq_column=self.change_seq_column,
-                        manifest_row=lambda key, size, rows, status: self._manifest_row(
-                            database=database,
-                            table=table,
-                            target=target,
-                            batch_id=batch_id,
-                            key=key,
-                            size=size,
-                            rows=rows,
-                            status=status,
-                            kind="cdc",
-                        ),
+                        batch_id=batch_id,
+                        key=key,
+                        size=size,
+                        rows=rows,
+                        status=status,
+                        kind="cdc",
                     ),
                 )
+
+            with lake.local_copies([f.key for f in pending]) as paths:
+                applied = self._transaction(doing, lambda: apply(paths))
             with self._lock:
                 self._states.remember(database, target, True, None)
         return applied.loaded_table(
@@ -234,6 +236,13 @@ class DuckDBWarehouse:
         )
 
     # -- inside the lock -------------------------------------------------------------------
+
+    def _pending_change_files(self, database: str, target: str, table: VerifiedTable) -> list[LakeObject]:
+        """The window's change files not applied to the target yet (no query for an empty window)."""
+        if not table.files:
+            return []
+        done = {r[0] for r in self._con.execute(sql.applied_change_files_sql(database, target)).fetchall()}
+        return [f for f in table.files if f.key not in done]
 
     def _scalar(self, statement: str) -> int:
         row = self._con.execute(statement).fetchone()

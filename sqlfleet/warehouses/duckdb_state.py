@@ -49,6 +49,18 @@ class TargetStates:
         self, con: duckdb.DuckDBPyConnection, database: str, target: str, files: Iterable[tuple[str, int]]
     ) -> Prior:
         """The target's state, with its row count when its latest batch has exactly ``files``."""
+        state = self._load(con).get((database, target), _State(exists=False))
+        if not (state.exists and state.manifest) or state.files != set(files):
+            return Prior(state.exists, state.manifest, None)
+        row = con.execute(sql.count_rows_sql(database, target)).fetchone()
+        return Prior(True, True, int(row[0]) if row else 0)
+
+    def exists(self, con: duckdb.DuckDBPyConnection, database: str, target: str) -> bool:
+        """Whether the target table exists (a change window without files asks for every table)."""
+        state = self._load(con).get((database, target))
+        return state is not None and state.exists
+
+    def _load(self, con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], _State]:
         if self._states is None:
             self._states = {}
             for schema, name in con.execute(sql.all_tables_sql()).fetchall():
@@ -58,11 +70,7 @@ class TargetStates:
                 known.manifest = True
                 if key is not None:
                     known.files.add((key, int(size)))
-        state = self._states.get((database, target), _State(exists=False))
-        if not (state.exists and state.manifest) or state.files != set(files):
-            return Prior(state.exists, state.manifest, None)
-        row = con.execute(sql.count_rows_sql(database, target)).fetchone()
-        return Prior(True, True, int(row[0]) if row else 0)
+        return self._states
 
     def remember(self, database: str, target: str, exists: bool, files: Files | None) -> None:
         """Record a committed load: ``files`` of its manifest rows (``None``: it wrote no full-load rows)."""

@@ -335,6 +335,19 @@ def test_new_column_in_changes(harness: Harness) -> None:
     assert harness.rows(DB, "orders", ["id", "note"]) == [(1, None), (2, "new"), (3, None)]
 
 
+def test_a_column_the_changes_lack_keeps_its_values_on_update(harness: Harness) -> None:
+    # The full load has a column the change files do not: an update leaves it as it was (as
+    # MERGE's UPDATE SET of the files' columns does), an insert leaves it NULL.
+    load_file(harness.lake, 1, [1, 2], note=pa.array(["kept", "gone"]))
+    harness.warehouse.load_full(DB, verified(harness.lake, 2), harness.lake, "b1")
+    key = change_file(harness.lake, "20261128-110000000", [("U", 1, "one", 1), ("I", 5, "five", 2), ("D", 2, None, 3)])
+
+    result = harness.warehouse.merge_changes(DB, window(harness.lake, [key]), harness.lake, "c1", ["id"])
+
+    assert (result.inserted, result.updated, result.deleted, result.previous_rows, result.rows) == (1, 1, 1, 2, 2)
+    assert harness.rows(DB, "orders", ["id", "name", "note"]) == [(1, "one", "kept"), (5, "five", None)]
+
+
 def test_table_without_key_gets_an_append_only_change_table(harness: Harness) -> None:
     key = change_file(harness.lake, "20261128-110000000", [("I", 1, "a", 1), ("U", 1, "b", 2), ("D", 1, None, 3)])
     changes = window(harness.lake, [key])

@@ -1,0 +1,1 @@
+INSERT INTO "Sales ""EU"" ü"."O'Brien Ünïcode table" ("Op", "_dms_ts", "id", "line ""no""", "näme") SELECT "Op", "_dms_ts", "id", "line ""no""", "näme" FROM read_parquet(['/lake/db/it''s/20261128-110000000.parquet', '/lake/db/"q" ü/20261128-110100000.parquet'], union_by_name = true)

@@ -1,0 +1,1 @@
+SELECT "Op", "_dms_ts", "id", "line ""no""", "näme" FROM (SELECT * FROM read_parquet(['/lake/db/it''s/20261128-110000000.parquet', '/lake/db/"q" ü/20261128-110100000.parquet'], union_by_name = true, filename = '_sqlfleet_file')) QUALIFY ROW_NUMBER() OVER (PARTITION BY "id", "line ""no""" ORDER BY "_dms_change_seq" DESC, "_dms_ts" DESC, "_sqlfleet_file" DESC) = 1

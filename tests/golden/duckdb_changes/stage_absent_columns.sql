@@ -1,0 +1,1 @@
+UPDATE "temp"."main"."_sqlfleet_changes" AS s SET "nöte" = t."nöte", "x" = t."x" FROM "Sales ""EU"" ü"."O'Brien Ünïcode table" AS t WHERE s."_sqlfleet_hit" AND t."id" = s."id" AND t."line ""no""" = s."line ""no"""

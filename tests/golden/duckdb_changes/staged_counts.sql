@@ -1,0 +1,1 @@
+SELECT count(*) FILTER (WHERE NOT "_sqlfleet_hit" AND "Op" <> 'D'), count(*) FILTER (WHERE "_sqlfleet_hit" AND "Op" <> 'D'), count(*) FILTER (WHERE "_sqlfleet_hit" AND "Op" = 'D') FROM "temp"."main"."_sqlfleet_changes"
