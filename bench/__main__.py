@@ -10,6 +10,7 @@ import time
 MODULES: tuple[str, ...] = (
     "bench.extraction",
     "bench.planner",
+    "bench.orchestration",
     "bench.delta",
     "bench.dms_polling",
     "bench.warehouse_load",

@@ -1,7 +1,9 @@
 """``sqlfleet prefect setup``: create what the fleet needs on a Prefect server, idempotently.
 
 Global concurrency limits (strict acquisition refuses to run without them), the process work
-pool of ``prefect.yaml``, and the alert automations of ``deployments/automations.yaml``.
+pool of ``prefect.yaml`` with its ``fleet`` work queue (one run at a time: the nightly full load,
+the hourly delta and the load-only run never overlap), and the alert automations of
+``deployments/automations.yaml``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from sqlfleet.settings import Settings
 
 AUTOMATIONS_FILE = Path(__file__).with_name("automations.yaml")
 WORK_POOL = "sqlfleet-local"
+#: The work queue of the runs that write the same tables (full load, delta, load-only): one at a time.
+FLEET_QUEUE = "fleet"
 
 
 def existing_limits(client: SyncPrefectClient, names: Sequence[str]) -> dict[str, tuple[int, bool]]:
@@ -59,15 +63,28 @@ def apply_limits(client: SyncPrefectClient, desired: Sequence[LimitSpec], dry_ru
 
 
 def ensure_work_pool(client: SyncPrefectClient, dry_run: bool) -> list[str]:
-    """The ``process`` work pool the deployments of ``prefect.yaml`` use."""
+    """The ``process`` work pool the deployments of ``prefect.yaml`` use, and its ``fleet`` queue
+    with a concurrency limit of 1 (a second run waits in the queue until the first one ends)."""
+    done = []
     try:
         client.read_work_pool(WORK_POOL)
-        return []
     except ObjectNotFound:
-        pass
-    if not dry_run:
+        done.append(f"create work pool {WORK_POOL} (process)")
+        if dry_run:
+            return [*done, f"create work queue {FLEET_QUEUE} in {WORK_POOL} (1 run at a time)"]
         client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-    return [f"create work pool {WORK_POOL} (process)"]
+    try:
+        queue = client.read_work_queue_by_name(FLEET_QUEUE, work_pool_name=WORK_POOL)
+    except ObjectNotFound:
+        done.append(f"create work queue {FLEET_QUEUE} in {WORK_POOL} (1 run at a time)")
+        if not dry_run:
+            client.create_work_queue(FLEET_QUEUE, work_pool_name=WORK_POOL, concurrency_limit=1)
+        return done
+    if queue.concurrency_limit != 1:
+        done.append(f"update work queue {FLEET_QUEUE} in {WORK_POOL}: 1 run at a time")
+        if not dry_run:
+            client.update_work_queue(queue.id, concurrency_limit=1)
+    return done
 
 
 def automation_definitions(block_document_id: str, path: Path = AUTOMATIONS_FILE) -> list[AutomationCore]:

@@ -76,13 +76,55 @@ def use_prefect_server(start: bool) -> str | None:
     return None
 
 
-def _run_fleet(catalog: Path, mode: str, databases: list[str] | None, dry_run: bool, api: str | None) -> bool:
+def prepare_prefect(api: str | None) -> None:
+    """Create the concurrency limits (and work pool) the fleet flow refuses to run without.
+
+    The demo does this on its local server; a temporary server (no ``api``) starts empty every
+    time, so a run on one always needs it.
+    """
+    from deployments.setup import setup
+    from sqlfleet.limits import LOCAL_INSTANCE
+    from sqlfleet.settings import Settings
+
+    for line in setup(Settings(), instances=[LOCAL_INSTANCE]):
+        if not line.startswith("skip"):
+            typer.echo(f"Prefect setup{'' if api else ' (temporary server)'}: {line}")
+
+
+def demo_run_key(mode: str, step: int) -> str:
+    """A run key of its own for each demo run: the demo regenerates its sources, so nothing may be
+    skipped as already loaded under today's default key."""
+    from datetime import UTC, datetime
+
+    return f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{step}-{mode}"
+
+
+def _run_fleet(
+    catalog: Path,
+    mode: str,
+    databases: list[str] | None,
+    dry_run: bool,
+    api: str | None,
+    *,
+    run_key: str | None = None,
+    only_failed: bool = False,
+) -> bool:
     """Run the fleet flow in this process; print the summary and the UI link. True when all succeeded."""
     from flows.fleet import fleet_run
     from sqlfleet.local_server import ui_url_for
     from sqlfleet.report import FleetSummary, format_summary
 
-    state = fleet_run(mode=mode, databases=databases, dry_run=dry_run, catalog_path=str(catalog), return_state=True)
+    if api is None:
+        prepare_prefect(api)
+    state = fleet_run(
+        mode=mode,
+        databases=databases,
+        dry_run=dry_run,
+        catalog_path=str(catalog),
+        run_key=run_key,
+        only_failed=only_failed,
+        return_state=True,
+    )
     result = state.result(raise_on_failure=False)
     typer.echo("")
     if isinstance(result, FleetSummary) and result.outcomes:
@@ -101,11 +143,17 @@ def _run_fleet(catalog: Path, mode: str, databases: list[str] | None, dry_run: b
 
 
 @app.command()
-def run(
+def run(  # noqa: PLR0917 - Typer passes options as parameters
     catalog: Annotated[Path | None, typer.Option(help="Catalog file (default: SQLFLEET_CATALOG_PATH).")] = None,
     mode: Annotated[str, typer.Option(help="full-load, cdc or full-load-and-cdc.")] = "full-load",
     databases: Annotated[str | None, typer.Option(help="Comma-separated subset of databases.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only.")] = False,
+    run_key: Annotated[
+        str | None, typer.Option(help="Run key: rerunning a key resumes it (default: today's date and the mode).")
+    ] = None,
+    only_failed: Annotated[
+        bool, typer.Option("--only-failed", help="Rerun only the databases that did not succeed under the run key.")
+    ] = False,
 ) -> None:
     """Run the fleet flow with the current settings."""
     from sqlfleet.settings import Settings
@@ -114,7 +162,9 @@ def run(
         settings = Settings()
         api = use_prefect_server(start=False)
         names = [d.strip() for d in databases.split(",") if d.strip()] if databases else None
-        ok = _run_fleet(catalog or settings.catalog_path, mode, names, dry_run, api)
+        ok = _run_fleet(
+            catalog or settings.catalog_path, mode, names, dry_run, api, run_key=run_key, only_failed=only_failed
+        )
     except SqlfleetError as exc:
         raise _fail(exc) from exc
     raise typer.Exit(code=0 if ok else 1)
@@ -200,17 +250,21 @@ def demo(  # noqa: PLR0917 - Typer passes options as parameters
         return
     try:
         api = use_prefect_server(start=True)
+        prepare_prefect(api)
+        runs = iter(range(1, 100))
         if delta:
             from sqlfleet.cli_cdc import run_delta_demo
 
             ok = equal = run_delta_demo(
                 generated,
                 catalog_path,
-                run_fleet=lambda mode: _run_fleet(catalog_path, mode, None, False, api),
+                run_fleet=lambda mode: _run_fleet(
+                    catalog_path, mode, None, False, api, run_key=demo_run_key(mode, next(runs))
+                ),
                 check=lambda: _check_demo(generated, data, include_views=False),
             )
         else:
-            ok = _run_fleet(catalog_path, "full-load", None, False, api)
+            ok = _run_fleet(catalog_path, "full-load", None, False, api, run_key=demo_run_key("full-load", 1))
     except SqlfleetError as exc:
         raise _fail(exc) from exc
     if not delta:

@@ -205,3 +205,57 @@ def checkpoint_key(database: str, mode: str) -> str:
     if mode not in _CHECKPOINT_MODES:
         raise ValueError(f"not a migration type: {mode!r}")
     return f"{SQLFLEET_PREFIX}checkpoints/{check_name_part(database, 'database')}/{mode}.json"
+
+
+#: Stages of one database in one fleet run, each kept as its own object (``sqlfleet.resume``).
+RUN_STAGES = ("started", "replicated", "finished")
+_RUN_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_run_key(run_key: str) -> str:
+    """Return ``run_key`` if it can name a fleet run in the lake, else raise ``ValueError``."""
+    if not _RUN_KEY.match(run_key) or ".." in run_key:
+        raise ValueError(
+            f"run key {run_key!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return run_key
+
+
+def history_key(database: str, mode: str) -> str:
+    """``_sqlfleet/history/<database>/<mode>.json``: what earlier runs of a database cost."""
+    if mode not in _CHECKPOINT_MODES:
+        raise ValueError(f"not a migration type: {mode!r}")
+    return f"{SQLFLEET_PREFIX}history/{check_name_part(database, 'database')}/{mode}.json"
+
+
+def history_prefix() -> str:
+    """Prefix of every history object (one LIST reads the fleet's history)."""
+    return f"{SQLFLEET_PREFIX}history/"
+
+
+def run_prefix(run_key: str) -> str:
+    """``_sqlfleet/runs/<run_key>/``: what one fleet run did, database by database."""
+    return f"{SQLFLEET_PREFIX}runs/{check_run_key(run_key)}/"
+
+
+def run_record_key(run_key: str, database: str, stage: str) -> str:
+    """``_sqlfleet/runs/<run_key>/<database>/<stage>.json`` (``started``, ``replicated``, ``finished``)."""
+    if stage not in RUN_STAGES:
+        raise ValueError(f"not a run stage: {stage!r}")
+    return f"{run_prefix(run_key)}{check_name_part(database, 'database')}/{stage}.json"
+
+
+def parse_run_record_key(key: str) -> tuple[str, str, str] | None:
+    """(run key, database, stage) of a run record key; ``None`` for any other key."""
+    parts = key.split("/")
+    if len(parts) != 5 or f"{parts[0]}/" != SQLFLEET_PREFIX or parts[1] != "runs":
+        return None
+    stage = parts[4].removesuffix(".json")
+    if stage not in RUN_STAGES or not parts[4].endswith(".json"):
+        return None
+    return parts[2], parts[3], stage
+
+
+def engine_task_key(identifier: str) -> str:
+    """``_sqlfleet/engine/local/<task identifier>.json``: the embedded engine's state of one task."""
+    return f"{SQLFLEET_PREFIX}engine/local/{check_name_part(identifier, 'task identifier')}.json"

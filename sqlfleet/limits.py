@@ -7,7 +7,8 @@ project creates every limit it acquires (``sqlfleet prefect setup``) and acquire
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,3 +66,30 @@ def limit_changes(desired: Sequence[LimitSpec], existing: dict[str, tuple[int, b
         elif not found[1]:
             changes.append(("activate", spec))
     return changes
+
+
+class Lane(Protocol):
+    """One slot of a global concurrency limit, held for a fleet run until ``release``.
+
+    A run holds as many slots of a limit as it has steps of that kind to run (at most the
+    limit), and starts such a step only while it holds a slot no other step of it uses.
+    """
+
+    @property
+    def name(self) -> str:
+        """The limit the slot belongs to."""
+        ...
+
+    def release(self) -> None:
+        """Give the slot back (at once if it is held, as soon as it is acquired otherwise)."""
+        ...
+
+    def join(self, timeout: float) -> bool:
+        """Wait until a released slot is given back; False if it is not within ``timeout``."""
+        ...
+
+
+#: Called from the lane's own thread once its slot is held, or with the error that prevents it.
+LaneReady = Callable[[Lane, BaseException | None], None]
+#: Start acquiring one slot of the named limit; ``on_ready`` says when it is held.
+LaneOpener = Callable[[str, LaneReady], Lane]

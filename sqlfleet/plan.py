@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from sqlfleet.catalog import DatabaseEntry
 from sqlfleet.dms.names import task_identifier
 from sqlfleet.engines.base import MigrationType, SelectionRules, TaskSpec
+from sqlfleet.schedule import EstimateSource, JobEstimate, lpt_order
 
 
 class DatabasePlan(BaseModel):
@@ -21,6 +22,11 @@ class DatabasePlan(BaseModel):
     task_identifier: str
     #: Views the run leaves out (DMS replicates views in full-load tasks only), reported as skipped.
     skipped_views: tuple[str, ...] = ()
+    #: Replication instance the task runs on (``local`` for the embedded engine).
+    instance: str = "local"
+    #: Expected replication seconds and where that figure comes from (``order_plan``).
+    expected_seconds: float | None = None
+    estimate: EstimateSource | None = None
 
     @property
     def name(self) -> str:
@@ -89,12 +95,41 @@ def build_plan(
     return FleetPlan(mode=mode, databases=plans, warnings=tuple(warnings))
 
 
-def plan_table(plan: FleetPlan) -> list[dict[str, object]]:
-    """Rows of the plan table artifact, shown before anything starts."""
+def order_plan(plan: FleetPlan, estimates: Mapping[str, JobEstimate], instances: Mapping[str, str]) -> FleetPlan:
+    """The plan in start order: longest expected first (LPT), each database on its instance.
+
+    Each instance starts its databases in this order, filtered to its own; ``instances`` is the
+    placement the engine decided (a database missing from it runs on ``local``).
+    """
+    by_name = {p.name: p for p in plan.databases}
+    seconds = {name: estimates[name].seconds for name in by_name}
+    ordered = tuple(
+        by_name[name].model_copy(
+            update={
+                "instance": instances.get(name, "local"),
+                "expected_seconds": round(estimates[name].seconds, 3),
+                "estimate": estimates[name].source,
+            }
+        )
+        for name in lpt_order(seconds)
+    )
+    return plan.model_copy(update={"databases": ordered})
+
+
+def plan_table(plan: FleetPlan, actions: Mapping[str, str] | None = None) -> list[dict[str, object]]:
+    """Rows of the plan table artifact, shown before anything starts.
+
+    ``actions`` says per database what a resumed run does with it (``skip: loaded ...``).
+    """
+    actions = actions or {}
     return [
         {
             "order": i + 1,
             "database": p.name,
+            "this_run": actions.get(p.name, "run"),
+            "instance": p.instance,
+            "expected_s": p.expected_seconds,
+            "estimate": p.estimate or "-",
             "task": p.task_identifier,
             "mode": plan.mode,
             "source": p.entry.source,

@@ -23,7 +23,9 @@ class ReplicationResult(_Frozen):
 
     database: str
     task: TaskRef
-    start_type: StartType
+    #: How this run started the task; ``None`` when it did not start it: it re-attached to the
+    #: task still running, or read an earlier run's (verify-only, load-only).
+    start_type: StartType | None
     status: TaskStatus
     tables: tuple[TableStatistics, ...]
     seconds: float
@@ -70,6 +72,8 @@ class DatabaseOutcome(_Frozen):
     seconds: float = 0.0
     failure: str = ""
     detail: tuple[TableRow, ...] = ()
+    #: How this run came by the outcome when it is not its own work (a resumed run's skipped database).
+    note: str = ""
 
 
 class FleetSummary(_Frozen):
@@ -156,6 +160,7 @@ def fleet_table(summary: FleetSummary) -> list[dict[str, object]]:
             "bytes": o.bytes,
             "seconds": o.seconds,
             "failure": o.failure,
+            "note": o.note,
         }
         for o in summary.outcomes
     ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
-from sqlfleet.engines.base import ReplicationEngine
+from sqlfleet.engines.base import PlacedEngine, ReplicationEngine
 from sqlfleet.engines.local import LocalEngine
 from sqlfleet.lake import Lake
+from sqlfleet.limits import LOCAL_INSTANCE
 from sqlfleet.settings import Settings
 from sqlfleet.warehouse_url import warehouse_kind
 from sqlfleet.warehouses.base import Warehouse
@@ -18,16 +20,26 @@ from sqlfleet.watch import TaskWatcher
 class Runtime:
     """Engine, lake, warehouse and task watcher shared by every task of one fleet run."""
 
-    def __init__(self, settings: Settings, lake: Lake, engine: ReplicationEngine, warehouse: Warehouse) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake,
+        engine: ReplicationEngine,
+        warehouse: Warehouse | None,
+        *,
+        warehouse_opener: Callable[[Settings], Warehouse] | None = None,
+    ) -> None:
+        """``warehouse=None`` opens it on first use with ``warehouse_opener`` (default: the settings'
+        warehouse), so a run that never loads (verify-only) never connects."""
         self.settings = settings
         self.lake = lake
         self.engine = engine
-        self.warehouse = warehouse
+        self._warehouse = warehouse
+        self._open_warehouse = warehouse_opener
+        self._warehouse_lock = threading.Lock()
         # DMS: one DescribeReplicationTasks per instance per poll, within the account's API budget.
         interval = settings.dms_poll_interval_seconds if settings.engine == "dms" else settings.poll_interval_seconds
         self.watcher = TaskWatcher(engine, interval)
-        # Databases whose replication runs at once in this process (global limits: issue 6).
-        self.database_slots = threading.BoundedSemaphore(settings.database_concurrency)
         # Warehouse statements at once in this process, across every database's loads.
         self.warehouse_slots = threading.BoundedSemaphore(settings.warehouse_concurrency)
 
@@ -35,18 +47,27 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """Build the adapters the settings name."""
         lake = Lake.from_settings(settings)
-        engine: ReplicationEngine
-        if settings.engine == "dms":
-            from sqlfleet.engines.dms_runtime import open_dms_engine  # boto3 only when DMS is used
+        return cls(settings, lake, open_engine(settings, lake), open_warehouse(settings))
 
-            engine = open_dms_engine(settings)
-        else:
-            engine = LocalEngine(lake, workers=settings.local_workers, batch_rows=settings.batch_rows)
-        return cls(settings, lake, engine, open_warehouse(settings))
+    def instance_of(self, database: str) -> str:
+        """The replication instance ``database``'s tasks run on (``local`` for the embedded engine)."""
+        if isinstance(self.engine, PlacedEngine):
+            return self.engine.instance_for(database)
+        return LOCAL_INSTANCE
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse, opened on first use when the runtime was given an opener."""
+        with self._warehouse_lock:
+            if self._warehouse is None:
+                self._warehouse = (self._open_warehouse or open_warehouse)(self.settings)
+            return self._warehouse
 
     def close(self) -> None:
-        """Release the warehouse connection."""
-        self.warehouse.close()
+        """Release the warehouse connection, if one was opened."""
+        with self._warehouse_lock:
+            if self._warehouse is not None:
+                self._warehouse.close()
 
     def __enter__(self) -> Runtime:
         return self
@@ -55,6 +76,15 @@ class Runtime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def open_engine(settings: Settings, lake: Lake) -> ReplicationEngine:
+    """The replication engine ``SQLFLEET_ENGINE`` names, with its databases placed on instances."""
+    if settings.engine == "dms":
+        from sqlfleet.engines.dms_runtime import open_dms_engine  # boto3 only when DMS is used
+
+        return open_dms_engine(settings)
+    return LocalEngine(lake, workers=settings.local_workers, batch_rows=settings.batch_rows)
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

@@ -73,7 +73,22 @@ class Settings(BaseSettings):
         description="Where CDC checkpoints live: a JSON object in the lake (_sqlfleet/checkpoints/) or a "
         "warehouse table (_sqlfleet.checkpoints, DuckDB).",
     )
-    database_concurrency: int = Field(default=4, ge=1, le=512, description="Databases processed at once.")
+    database_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=512,
+        description="Databases in flight at once in one flow run (started, not finished); the Prefect limits "
+        "bound replication per instance and loads across runs.",
+    )
+    limit_lease_seconds: float = Field(
+        default=300.0,
+        ge=60,
+        le=86_400,
+        description="Lease of a held concurrency slot, renewed while held: a crashed run frees its slots after it.",
+    )
+    progress_every_seconds: float = Field(
+        default=10.0, gt=0, description="How often the fleet table artifact is refreshed during a run."
+    )
     local_workers: int = Field(
         default_factory=_default_workers,
         ge=1,

@@ -27,13 +27,15 @@ from sqlfleet.report import (
 
 
 @task(name="publish-plan", cache_policy=NO_CACHE)
-def publish_plan(plan: FleetPlan) -> None:
-    """The plan as a table artifact, shown before anything starts."""
+def publish_plan(plan: FleetPlan, actions: dict[str, str] | None = None, run_key: str | None = None) -> None:
+    """The plan as a table artifact, shown before anything starts (with a resumed run's actions)."""
     warnings = "; ".join(plan.warnings)
     create_table_artifact(
         key="sqlfleet-plan",
-        table=plan_table(plan),
-        description=f"{len(plan.databases)} database(s), {plan.mode}" + (f". Warnings: {warnings}" if warnings else ""),
+        table=plan_table(plan, actions),
+        description=f"{len(plan.databases)} database(s), {plan.mode}"
+        + (f", run key {run_key}" if run_key else "")
+        + (f". Warnings: {warnings}" if warnings else ""),
     )
 
 
@@ -76,14 +78,32 @@ def publish_ledger(loads: list[object]) -> None:
 
     ``loads`` are the load steps' results; a step that raised has no ledger and is skipped.
     """
+    for result in loads:
+        if isinstance(result, LoadResult):
+            publish_database_ledger(result)
+    publish_ledger_rollup.fn(loads)
+
+
+def publish_database_ledger(result: LoadResult) -> None:
+    """One database's reconciliation ledger as a table artifact (a load without one publishes nothing).
+
+    A plain function: the fleet run publishes each database's ledger as the database finishes.
+    """
+    entries = result.ledger
+    if not entries:
+        return
+    mismatched = sum(e.status != "ok" for e in entries)
+    create_table_artifact(
+        key=artifact_key("sqlfleet-ledger", result.database),
+        table=ledger_table(entries),
+        description=f"{result.database}: {len(entries) - mismatched}/{len(entries)} tables reconcile",
+    )
+
+
+@task(name="publish-ledger-rollup", cache_policy=NO_CACHE)
+def publish_ledger_rollup(loads: list[object]) -> None:
+    """The fleet's rollup of every database's reconciliation ledger as one table artifact."""
     ledgers = {r.database: r.ledger for r in loads if isinstance(r, LoadResult) and r.ledger}
-    for database, entries in ledgers.items():
-        mismatched = sum(e.status != "ok" for e in entries)
-        create_table_artifact(
-            key=artifact_key("sqlfleet-ledger", database),
-            table=ledger_table(entries),
-            description=f"{database}: {len(entries) - mismatched}/{len(entries)} tables reconcile",
-        )
     rollup = fleet_rollup(ledgers)
     if rollup:
         reconciled = sum(int(str(r["ok"])) for r in rollup)

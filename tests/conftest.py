@@ -25,4 +25,21 @@ def prefect_server() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=90):
+        create_fleet_limits()
         yield
+
+
+#: Replication instances the tests' fleets run on: the embedded engine, the fake DMS's first instance.
+TEST_INSTANCES = ("local", "sqlfleet-01")
+
+
+def create_fleet_limits() -> None:
+    """The global concurrency limits a fleet run refuses to start without (``sqlfleet prefect setup``)."""
+    from prefect.client.orchestration import get_client
+
+    from deployments.setup import apply_limits
+    from sqlfleet.limits import desired_limits
+
+    desired = desired_limits(instances=TEST_INSTANCES, tasks_per_instance=4, warehouse_statements=4)
+    with get_client(sync_client=True) as client:
+        apply_limits(client, desired, dry_run=False)

@@ -114,6 +114,13 @@ def test_one_failing_database_never_stops_the_others(fleet: Path, tmp_path: Path
     assert again.is_completed()
     assert warehouse_counts(tmp_path)["alpha.Customer"] == 200
 
+    # The next plan estimates alpha from its history; the failed ones still from their size.
+    fleet_run(catalog_path=str(fleet), dry_run=True, return_state=True)
+    plan = Artifact.get("sqlfleet-plan")
+    assert plan is not None
+    estimates = {r["database"]: r["estimate"] for r in json.loads(plan.data)}  # type: ignore[arg-type]
+    assert estimates == {"alpha": "history", "zoo": "size", "gamma": "size"}
+
 
 def test_dry_run_plans_without_starting_anything(fleet: Path, tmp_path: Path) -> None:
     from prefect.artifacts import Artifact
@@ -125,7 +132,12 @@ def test_dry_run_plans_without_starting_anything(fleet: Path, tmp_path: Path) ->
     assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").iterdir())
     plan = Artifact.get("sqlfleet-plan")
     assert plan is not None
-    assert [r["database"] for r in json.loads(plan.data)] == ["alpha", "zoo", "gamma"]  # type: ignore[arg-type]
+    rows = json.loads(plan.data)  # type: ignore[arg-type]
+    # No history yet: longest expected first by the sources' sizes (zoo.db is the largest file).
+    sizes = {name: (tmp_path / "sources" / f"{name}.db").stat().st_size for name in ("alpha", "zoo", "gamma")}
+    assert [r["database"] for r in rows] == sorted(sizes, key=lambda n: -sizes[n]) == ["zoo", "alpha", "gamma"]
+    assert {r["estimate"] for r in rows} == {"size"} and all(r["instance"] == "local" for r in rows)
+    assert [r["expected_s"] for r in rows] == sorted((r["expected_s"] for r in rows), reverse=True)
 
 
 def test_the_prefect_variable_onboards_and_offboards_databases(fleet: Path, tmp_path: Path) -> None:

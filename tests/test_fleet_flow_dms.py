@@ -126,7 +126,8 @@ def test_the_fleet_flow_runs_on_dms_end_to_end(fleet: Path, tmp_path: Path, aws:
     assert rows["alpha"]["status"] == "succeeded"
 
     # A second night: the same tasks are reused and reloaded (reload-target), nothing loads twice.
-    again = fleet_run(catalog_path=str(fleet), databases=["alpha"], return_state=True)
+    # (its own run key: the default, today's date, would resume today's run and skip alpha)
+    again = fleet_run(catalog_path=str(fleet), databases=["alpha"], run_key="second-night", return_state=True)
     assert again.is_completed(), again.message
     assert aws.dms.task_by_identifier("alpha-full").runs == 2
     assert warehouse_counts(tmp_path)["alpha.Customer"] == 200

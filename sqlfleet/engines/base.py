@@ -156,3 +156,22 @@ class ReplicationEngine(Protocol):
     def table_statistics(self, task: TaskRef) -> Sequence[TableStatistics]:
         """Per-table statistics of the task's latest run."""
         ...
+
+
+@runtime_checkable
+class TaskLookup(Protocol):
+    """An engine that can find a database's existing task without creating anything (verify-only
+    and load-only runs read the latest statistics of a task an earlier run started)."""
+
+    def find_task(self, database: str, migration_type: MigrationType) -> TaskRef | None:
+        """The task of ``database`` and ``migration_type``, or ``None`` when there is none."""
+        ...
+
+
+@runtime_checkable
+class PlacedEngine(Protocol):
+    """An engine whose tasks run on named replication instances (each has its own task limit)."""
+
+    def instance_for(self, database: str) -> str:
+        """The replication instance the database's tasks run on."""
+        ...

@@ -14,7 +14,8 @@ migration types:
   ``CdcStopPosition`` (``STOPPED_AT_SERVER_TIME``) with the window's last LSN as checkpoint.
 
 A task runs in a background thread like a DMS task runs on its instance; callers observe it by
-polling.
+polling. Its state is also written to the lake at every transition (``local_state``), so another
+process reads the same statuses and statistics, and a task whose process died is reported failed.
 
 Tables of one task load in parallel up to ``max_full_load_subtasks`` (DMS
 ``MaxFullLoadSubTasks``), and all tasks of the process share ``workers`` extraction slots, one
@@ -24,6 +25,7 @@ release the GIL, so threads keep both cores busy without a process pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,24 +41,27 @@ from sqlfleet.dms.names import task_identifier
 from sqlfleet.engines.base import (
     STOP_AFTER_FULL_LOAD,
     STOP_FULL_LOAD_FINISHED,
+    MigrationType,
     StartType,
     TableState,
     TableStatistics,
     TaskRef,
     TaskSpec,
-    TaskStats,
     TaskStatus,
     TaskStatusName,
 )
 from sqlfleet.engines.local_cdc import ChangeWindow, capture_position, open_change_window, write_cdc_window
+from sqlfleet.engines.local_tasks import LocalTask, TaskBook
 from sqlfleet.engines.parquet_writer import LakeParquetWriter
 from sqlfleet.engines.sqlite_source import SourceTable, list_source_tables, read_table_batches
 from sqlfleet.errors import ConfigError, ReplicationError, SqlfleetError
 from sqlfleet.lake import Lake
+from sqlfleet.limits import LOCAL_INSTANCE
 from sqlfleet.settings import path_from_url
 from sqlfleet.sourcetypes import OP_COLUMN, dms_file_schema
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -82,50 +87,6 @@ def select_tables(spec: TaskSpec, tables: Sequence[SourceTable]) -> list[SourceT
     return chosen
 
 
-class _Task:
-    """Mutable run state of one local task, guarded by the engine's lock."""
-
-    def __init__(self, ref: TaskRef, spec: TaskSpec) -> None:
-        self.ref = ref
-        self.spec = spec
-        self.status: TaskStatusName = "ready"
-        self.stop_reason: str | None = None
-        self.failure: str | None = None
-        self.tables: dict[tuple[str, str], TableStatistics] = {}
-        self.start_date: datetime | None = None
-        self.stop_date: datetime | None = None
-        self.started_monotonic = 0.0
-        self.elapsed_ms = 0
-        self.runs = 0
-        self.recovery_checkpoint: str | None = None
-
-    def snapshot(self) -> TaskStatus:
-        states = [t.table_state for t in self.tables.values()]
-        done = sum(s == "Table completed" for s in states)
-        total = len(states)
-        elapsed = self.elapsed_ms
-        if self.status == "running":
-            elapsed = int((time.monotonic() - self.started_monotonic) * 1000)
-        return TaskStatus(
-            identifier=self.ref.identifier,
-            arn=self.ref.arn,
-            status=self.status,
-            stop_reason=self.stop_reason,
-            last_failure_message=self.failure,
-            recovery_checkpoint=self.recovery_checkpoint,
-            stats=TaskStats(
-                full_load_progress_percent=int(100 * done / total) if total else 0,
-                elapsed_time_millis=elapsed,
-                tables_loaded=done,
-                tables_loading=sum(s == "Full load" for s in states),
-                tables_queued=sum(s == "Before load" for s in states),
-                tables_errored=sum(s == "Table error" for s in states),
-                start_date=self.start_date,
-                stop_date=self.stop_date,
-            ),
-        )
-
-
 class LocalEngine:
     """Embedded ``ReplicationEngine``: reads SQLite, writes DMS-layout Parquet into a ``Lake``."""
 
@@ -136,13 +97,16 @@ class LocalEngine:
         workers: int = 2,
         batch_rows: int = 100_000,
         clock: Clock = _utc_now,
+        heartbeat_seconds: float = 60.0,
     ) -> None:
         self.lake = lake
         self.batch_rows = batch_rows
         self.clock = clock
+        self.heartbeat_seconds = heartbeat_seconds
         self._slots = threading.BoundedSemaphore(workers)
-        self._lock = threading.Lock()
-        self._tasks: dict[str, _Task] = {}
+        self._book = TaskBook(lake, self, clock=clock, heartbeat_seconds=heartbeat_seconds)
+        self._lock = self._book.lock
+        self._tasks = self._book.tasks
         self._threads: dict[str, threading.Thread] = {}
 
     # -- ReplicationEngine -------------------------------------------------------------------
@@ -159,6 +123,7 @@ class LocalEngine:
         if not spec.source_url.startswith("sqlite://"):
             raise ConfigError(f"{spec.database}: the embedded engine reads sqlite:// sources, got {spec.source_url!r}")
         identifier = task_identifier(spec.database, spec.migration_type)
+        self._book.load(identifier)
         with self._lock:
             task = self._tasks.get(identifier)
             if task is None:
@@ -168,19 +133,37 @@ class LocalEngine:
                     migration_type=spec.migration_type,
                     arn=f"arn:sqlfleet:local:task:{identifier}",
                 )
-                self._tasks[identifier] = _Task(ref, spec)
+                self._tasks[identifier] = LocalTask(ref, spec)
                 return ref
             if task.spec != spec:
                 if task.status not in {"ready", "stopped", "failed"}:
-                    raise ReplicationError(f"task {identifier} must be stopped before it is modified")
+                    # A running task is attached to as it is; as on DMS, CDC positions are start
+                    # parameters, not part of the task, so only a changed definition is refused.
+                    if _definition(task.spec) != _definition(spec):
+                        raise ReplicationError(f"task {identifier} must be stopped before it is modified")
+                    return task.ref
                 task.spec = spec
             return task.ref
 
+    def find_task(self, database: str, migration_type: MigrationType) -> TaskRef | None:
+        """The task of ``database`` and ``migration_type`` if it exists (here or in the lake); creates nothing."""
+        identifier = task_identifier(database, migration_type)
+        self._book.load(identifier)
+        with self._lock:
+            task = self._tasks.get(identifier)
+            return task.ref if task is not None else None
+
+    def instance_for(self, database: str) -> str:
+        """Every task of the embedded engine runs on this machine: instance ``local``."""
+        return LOCAL_INSTANCE
+
     def start_task(self, task: TaskRef, start_type: StartType) -> None:
         """Start a run in the background; ``start-replication`` only on the first run."""
+        self._book.refresh([task])
+        elsewhere = self._book.observed(task.identifier)
         with self._lock:
             state = self._task(task)
-            if state.status not in {"ready", "stopped", "failed"}:
+            if elsewhere or state.status not in {"ready", "stopped", "failed"}:
                 raise ReplicationError(f"task {task.identifier} cannot be started in status {state.status!r}")
             if start_type == "start-replication" and state.runs > 0:
                 raise ReplicationError(
@@ -200,34 +183,42 @@ class LocalEngine:
                 target=self._run, args=(state,), name=f"sqlfleet-local-{task.identifier}", daemon=True
             )
             self._threads[task.identifier] = thread
+        try:
+            self._book.persist(state)
+        except SqlfleetError as exc:  # nobody else could see or resume this task: do not run it
+            self._finish(state, "failed", "Stop Reason FATAL_ERROR", f"its state could not be kept: {exc}")
+            raise
+        self._book.start_heartbeat()
         thread.start()
 
     def describe_tasks(self, tasks: Sequence[TaskRef]) -> Mapping[str, TaskStatus]:
-        """Status of every given task, in one call."""
+        """Status of every given task, in one call (tasks of another process: read from the lake)."""
+        self._book.refresh(tasks)
         with self._lock:
             return {t.identifier: self._task(t).snapshot() for t in tasks}
 
     def table_statistics(self, task: TaskRef) -> Sequence[TableStatistics]:
         """Per-table statistics of the task's latest run, by schema and table name."""
+        self._book.refresh([task])
         with self._lock:
             stats = self._task(task).tables
             return [stats[k] for k in sorted(stats)]
 
     # -- the run -----------------------------------------------------------------------------
 
-    def _task(self, ref: TaskRef) -> _Task:
+    def _task(self, ref: TaskRef) -> LocalTask:
         try:
             return self._tasks[ref.identifier]
         except KeyError:
             raise ReplicationError(f"no such task: {ref.identifier}") from None
 
-    def _set_table(self, task: _Task, stats: TableStatistics) -> None:
+    def _set_table(self, task: LocalTask, stats: TableStatistics) -> None:
         with self._lock:
             task.tables[(stats.schema_name, stats.table_name)] = stats
 
     def _finish(
         self,
-        task: _Task,
+        task: LocalTask,
         status: TaskStatusName,
         stop_reason: str | None,
         failure: str | None,
@@ -241,8 +232,9 @@ class LocalEngine:
             task.failure = failure
             task.stop_date = self.clock()
             task.elapsed_ms = int((time.monotonic() - task.started_monotonic) * 1000)
+        self._book.persist_quietly(task)
 
-    def _run(self, task: _Task) -> None:
+    def _run(self, task: LocalTask) -> None:
         spec = task.spec
         try:
             path = path_from_url(spec.source_url, "sqlite")
@@ -265,6 +257,7 @@ class LocalEngine:
                 checkpoint = capture_position(path)  # read before any table, so no change is missed
             with self._lock:
                 task.status = "running"
+            self._book.persist_quietly(task)
             # Largest-first would need row counts; name order is deterministic and the engine's
             # shared slots keep the cores busy across databases anyway.
             with ThreadPoolExecutor(
@@ -280,11 +273,11 @@ class LocalEngine:
         stop = {"full-load": STOP_FULL_LOAD_FINISHED, "full-load-and-cdc": STOP_AFTER_FULL_LOAD}
         self._finish(task, "stopped", window.stop_reason if window else stop[spec.migration_type], None, checkpoint)
 
-    def _resume(self, task: _Task) -> str | None:
+    def _resume(self, task: LocalTask) -> str | None:
         with self._lock:
             return task.recovery_checkpoint
 
-    def _load_table(self, task: _Task, path: Path, table: SourceTable, window: ChangeWindow | None) -> None:
+    def _load_table(self, task: LocalTask, path: Path, table: SourceTable, window: ChangeWindow | None) -> None:
         start = self.clock()
         self._set_table(
             task,
@@ -364,6 +357,11 @@ class LocalEngine:
             if writer is not None:
                 writer.abort()
         return rows
+
+
+def _definition(spec: TaskSpec) -> TaskSpec:
+    """A spec without its CDC positions: what defines the task rather than one run of it."""
+    return spec.model_copy(update={"cdc_start_position": None, "cdc_stop_position": None})
 
 
 def _with_dms_columns(batch: pa.RecordBatch, schema: pa.Schema, stamp: str) -> pa.RecordBatch:

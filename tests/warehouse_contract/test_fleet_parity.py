@@ -61,7 +61,7 @@ def test_demo_fleet_loads_identically_into_duckdb_and_snowflake(
     monkeypatch.setenv("SQLFLEET_ENABLED_VARIABLE", f"sqlfleet_enabled_{tmp_path.name.lower()[-20:]}")
 
     monkeypatch.setenv("SQLFLEET_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'w.duckdb'}")
-    state = fleet_run(catalog_path=str(catalog), return_state=True)
+    state = fleet_run(catalog_path=str(catalog), run_key="parity-duckdb", return_state=True)
     assert state.is_completed(), state.message
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     tables = sorted(
@@ -82,7 +82,8 @@ def test_demo_fleet_loads_identically_into_duckdb_and_snowflake(
     monkeypatch.setenv("SQLFLEET_SNOWFLAKE_PASSWORD", "unused")
     monkeypatch.setenv("SQLFLEET_WAREHOUSE_CONCURRENCY", "4")
     with fakesnow_warehouse(lake, Clock()) as snowflake:
-        state = fleet_run(catalog_path=str(catalog), return_state=True)
+        # a run key of its own: under the first run's key every database is already loaded
+        state = fleet_run(catalog_path=str(catalog), run_key="parity-snowflake", return_state=True)
         assert state.is_completed(), state.message
         assert _contents(snowflake.query, tables, SNOWFLAKE_DATABASE) == expected
         ledger = snowflake.ledger_rows()
