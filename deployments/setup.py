@@ -138,11 +138,16 @@ def apply_automations(client: SyncPrefectClient, alert_block: str | None, dry_ru
 
 
 def _without_ids(value: object) -> object:
-    """A dumped automation without its generated ids (triggers get a fresh uuid each time they are built)."""
+    """A dumped automation without its generated ids (triggers get a fresh uuid each time they are built).
+
+    Trigger fields such as ``expect`` are sets, dumped as lists in hash order, which differs between
+    a set built from the file and one read back from the server: lists of strings are compared sorted.
+    """
     if isinstance(value, dict):
         return {k: _without_ids(v) for k, v in value.items() if k != "id"}
     if isinstance(value, list):
-        return [_without_ids(v) for v in value]
+        items = [_without_ids(v) for v in value]
+        return sorted(items) if all(isinstance(i, str) for i in items) else items  # type: ignore[type-var]
     return value
 
 
