@@ -21,16 +21,14 @@ Where they live (``SQLFLEET_CHECKPOINT_STORE``):
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Literal, Protocol
 
-import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sqlfleet import layout
 from sqlfleet.engines.base import MigrationType
-from sqlfleet.errors import ConfigError, LakeError
+from sqlfleet.errors import ConfigError
 from sqlfleet.lake import Lake
 from sqlfleet.settings import Settings
 from sqlfleet.sql import checkpoints as sql
@@ -76,17 +74,7 @@ class LakeCheckpointStore:
     def read(self, database: str, mode: MigrationType) -> Checkpoint | None:
         """Read ``_sqlfleet/checkpoints/<database>/<mode>.json``; a damaged object is an error, not ``None``."""
         key = layout.checkpoint_key(database, mode)
-        try:
-            with self.lake.fs.open_input_stream(self.lake.path(key)) as stream:
-                raw = stream.read()
-        except FileNotFoundError:
-            return None
-        except (OSError, pa.ArrowException) as exc:
-            raise LakeError(f"reading the checkpoint {self.lake.uri(key)}: {exc}") from exc
-        try:
-            return Checkpoint.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as exc:
-            raise LakeError(f"the checkpoint {self.lake.uri(key)} is damaged: {exc}") from exc
+        return self.lake.read_model(key, Checkpoint, "checkpoint")
 
     def write(self, checkpoint: Checkpoint) -> None:
         """One PUT (S3) or one rename (folder): readers see the old or the new checkpoint, never half."""

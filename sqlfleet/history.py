@@ -8,15 +8,13 @@ which one unusually slow night does not swing. Objects are written with ``Lake.o
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
-import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sqlfleet import layout
 from sqlfleet.engines.base import MigrationType
@@ -67,17 +65,7 @@ class LakeHistory:
     def read(self, database: str, mode: MigrationType) -> DatabaseHistory | None:
         """One database's history; ``None`` when it has none. A damaged object is a ``LakeError``."""
         key = layout.history_key(database, mode)
-        try:
-            with self.lake.fs.open_input_stream(self.lake.path(key)) as stream:
-                raw = stream.read()
-        except FileNotFoundError:
-            return None
-        except (OSError, pa.ArrowException) as exc:
-            raise LakeError(f"reading {self.lake.uri(key)}: {exc}") from exc
-        try:
-            return DatabaseHistory.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as exc:
-            raise LakeError(f"the history {self.lake.uri(key)} is damaged: {exc}") from exc
+        return self.lake.read_model(key, DatabaseHistory, "history")
 
     def typical(self, databases: Sequence[str], mode: MigrationType) -> dict[str, HistoryEntry]:
         """The typical run of every database of ``databases`` that has a history in ``mode``.

@@ -16,18 +16,20 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sqlfleet.errors import LakeError, TransientError
 
 if TYPE_CHECKING:
     from sqlfleet.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Objects being written on a local lake carry this prefix until they are complete.
 IN_PROGRESS_PREFIX = ".inprogress-"
@@ -158,6 +160,26 @@ class Lake:
         workers = 1 if self.is_local else max(1, min(max_workers, len(keys)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return dict(zip(keys, pool.map(one, keys), strict=True))
+
+    def read_bytes(self, key: str) -> bytes | None:
+        """The whole object at ``key``; ``None`` when there is none."""
+        try:
+            with self.fs.open_input_stream(self.path(key)) as stream:
+                return bytes(stream.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            raise LakeError(f"reading {self.uri(key)}: {exc}") from exc
+
+    def read_model(self, key: str, model: type[M], what: str) -> M | None:
+        """A JSON object of the project's own (checkpoint, history, task state); a damaged one is a ``LakeError``."""
+        raw = self.read_bytes(key)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except (ValueError, ValidationError) as exc:
+            raise LakeError(f"the {what} {self.uri(key)} is damaged: {exc}") from exc
 
     @contextlib.contextmanager
     def open_output(self, key: str) -> Iterator[pa.NativeFile]:

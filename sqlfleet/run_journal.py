@@ -64,11 +64,9 @@ class RunJournal:
         return {name: DatabaseRecords.model_validate(stages) for name, stages in found.items()}
 
     def _read_one(self, key: str) -> StartedRecord | ReplicatedRecord | FinishedRecord:
-        try:
-            with self.lake.fs.open_input_stream(self.lake.path(key)) as stream:
-                raw = stream.read()
-        except (OSError, pa.ArrowException) as exc:
-            raise LakeError(f"reading the run record {self.lake.uri(key)}: {exc}") from exc
+        raw = self.lake.read_bytes(key)
+        if raw is None:
+            raise LakeError(f"the run record {self.lake.uri(key)} was listed but is gone")
         try:
             return _RECORD.validate_json(raw)
         except ValidationError as exc:

@@ -15,7 +15,6 @@ recent.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -24,12 +23,10 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Literal
 
-import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sqlfleet import layout
 from sqlfleet.engines.base import STOP_FATAL_ERROR, TableStatistics, TaskRef, TaskSpec, TaskStatus
-from sqlfleet.errors import LakeError
 from sqlfleet.lake import Lake
 
 #: Engines alive in this process, by id (a task of this process is live only if its engine is).
@@ -138,17 +135,7 @@ class TaskStateStore:
     def read(self, identifier: str) -> StoredTask | None:
         """The stored state of a task; ``None`` when it never ran; ``LakeError`` when damaged."""
         key = layout.engine_task_key(identifier)
-        try:
-            with self.lake.fs.open_input_stream(self.lake.path(key)) as stream:
-                raw = stream.read()
-        except FileNotFoundError:
-            return None
-        except (OSError, pa.ArrowException) as exc:
-            raise LakeError(f"reading the task state {self.lake.uri(key)}: {exc}") from exc
-        try:
-            return StoredTask.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as exc:
-            raise LakeError(f"the task state {self.lake.uri(key)} is damaged: {exc}") from exc
+        return self.lake.read_model(key, StoredTask, "task state")
 
     def write(self, state: StoredTask) -> None:
         """Replace a task's state in one write."""
