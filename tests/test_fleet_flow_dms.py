@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from flows.load_only import load_lake
 from sqlfleet.aws.clients import make_clients
 from sqlfleet.aws.provision import apply_plan, plan_provisioning
 from sqlfleet.catalog import load_catalog, render_catalog
+from sqlfleet.errors import WarehouseError
 from sqlfleet.settings import Settings
 from sqlfleet.testing.fake_aws import ACCESS_KEY, SECRET_KEY, FakeAwsServer
+from sqlfleet.warehouses.duckdb import DuckDBWarehouse
 from tests.test_engine_local import make_source
 from tests.test_fleet_flow import make_small, warehouse_counts
 
@@ -91,6 +94,20 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws: FakeAwsServer) -
     return catalog
 
 
+def customers(tmp_path: Path) -> tuple[int, str, str]:
+    """``alpha.Customer`` in the warehouse: its row count and the names of ids 7 and 8."""
+    import duckdb
+
+    warehouse = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        count = warehouse.execute('SELECT count(*) FROM "alpha"."Customer"').fetchone()
+        names = dict(warehouse.execute('SELECT id, name FROM "alpha"."Customer" WHERE id IN (7, 8)').fetchall())
+    finally:
+        warehouse.close()
+    assert count is not None
+    return int(count[0]), names[7], names[8]
+
+
 def test_the_fleet_flow_runs_on_dms_end_to_end(fleet: Path, tmp_path: Path, aws: FakeAwsServer) -> None:
     from prefect.artifacts import Artifact
 
@@ -135,12 +152,10 @@ def test_the_fleet_flow_runs_on_dms_end_to_end(fleet: Path, tmp_path: Path, aws:
 
 
 def test_a_delta_run_on_dms_merges_the_changes_since_the_checkpoint(
-    fleet: Path, tmp_path: Path, aws: FakeAwsServer
+    fleet: Path, tmp_path: Path, aws: FakeAwsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlite3
     from datetime import UTC, datetime
-
-    import duckdb
 
     from flows.fleet import fleet_run
     from sqlfleet.cdc.sqlite_capture import enable_capture
@@ -159,9 +174,59 @@ def test_a_delta_run_on_dms_merges_the_changes_since_the_checkpoint(
     delta = fleet_run(catalog_path=str(fleet), databases=["alpha"], mode="cdc", return_state=True)
     assert delta.is_completed(), delta.message
     assert aws.dms.task_by_identifier("alpha-cdc").stop_reason == "Stop Reason STOPPED_AT_SERVER_TIME"
-    warehouse = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    try:
-        assert warehouse.execute('SELECT count(*) FROM "alpha"."Customer"').fetchone() == (203,)
-        assert warehouse.execute('SELECT name FROM "alpha"."Customer" WHERE id = 7').fetchone() == ("renamed",)
-    finally:
-        warehouse.close()
+    assert customers(tmp_path)[:2] == (203, "renamed")
+
+    # A delta replicated but not loaded (the warehouse refused the merge): the checkpoint stays, and
+    # the load-only flow merges that window from the lake, once; running it again changes nothing.
+    con = sqlite3.connect(source)
+    con.execute("UPDATE \"Customer\" SET name = 'again' WHERE id = 8")
+    con.execute('DELETE FROM "Customer" WHERE id = 3')
+    con.commit()
+    con.close()
+
+    def refuse(*_: object, **__: object) -> None:
+        raise WarehouseError("the warehouse is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DuckDBWarehouse, "merge_changes", refuse)
+        failed = fleet_run(catalog_path=str(fleet), databases=["alpha"], mode="cdc", return_state=True)
+    assert failed.is_failed() and "alpha" in (failed.message or "")
+    count, _, name = customers(tmp_path)
+    assert (count, name) != (202, "again")  # not loaded
+    assert aws.dms.task_by_identifier("alpha-cdc").runs == 2
+    for _ in range(2):
+        loaded = load_lake(catalog_path=str(fleet), databases=["alpha"], mode="cdc", return_state=True)
+        assert loaded.is_completed(), loaded.message
+        assert customers(tmp_path) == (202, "renamed", "again")
+    assert aws.dms.task_by_identifier("alpha-cdc").runs == 2
+
+
+def test_verify_only_and_load_only_find_the_tasks_an_earlier_run_started(
+    fleet: Path, tmp_path: Path, aws: FakeAwsServer
+) -> None:
+    from flows.fleet import fleet_run
+    from flows.verify_only import verify_lake
+    from sqlfleet.report import FleetSummary
+
+    first = fleet_run(catalog_path=str(fleet), databases=["alpha", "gamma"], return_state=True)
+    assert first.is_failed() and "1/2 databases failed: gamma" in (first.message or "")
+    for leftover in tmp_path.glob("warehouse.duckdb*"):  # a warehouse rebuilt from the lake
+        leftover.unlink()
+
+    verified = verify_lake(catalog_path=str(fleet), databases=["alpha", "gamma", "zoo"], return_state=True)
+    summary = verified.result(raise_on_failure=False)
+    assert isinstance(summary, FleetSummary)
+    by_name = {o.database: o for o in summary.outcomes}
+    assert by_name["alpha"].status == "succeeded" and by_name["alpha"].rows == 200 + 600
+    assert by_name["gamma"].status == "failed" and "failed" in (by_name["gamma"].failure or "")
+    assert by_name["zoo"].status == "failed" and "no full-load task yet" in (by_name["zoo"].failure or "")
+    assert not (tmp_path / "warehouse.duckdb").exists() or "alpha.Customer" not in warehouse_counts(tmp_path)
+
+    loaded = load_lake(catalog_path=str(fleet), databases=["alpha"], return_state=True)
+    assert loaded.is_completed(), loaded.message
+    counts = warehouse_counts(tmp_path)
+    assert (counts["alpha.Customer"], counts["alpha.order_line"]) == (200, 600)
+    # Nothing was replicated again: the DMS task ran once, for the fleet run.
+    assert aws.dms.task_by_identifier("alpha-full").runs == 1
+    assert "zoo-full" not in {t.identifier for t in aws.dms.tasks.values()}
+    assert aws.dms.internal_errors == []

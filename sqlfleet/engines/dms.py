@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from sqlfleet.catalog import DatabaseEntry
 from sqlfleet.cdc.positions import stop_position
@@ -41,6 +41,7 @@ from sqlfleet.engines.dms_endpoints import (
     source_endpoint_spec,
     target_endpoint_spec,
 )
+from sqlfleet.engines.dms_tasks import DmsTaskBook, DmsTaskInfo
 from sqlfleet.engines.dms_values import table_statistics_from, task_status
 from sqlfleet.errors import ConfigError, DeadlineExceededError, OutputPrefixError, ReplicationError
 from sqlfleet.pacing import TokenBucket
@@ -52,21 +53,6 @@ _MODIFIABLE = frozenset({"ready", "stopped", "failed"})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-class _TaskInfo(BaseModel):
-    """What the engine knows about one task it ensured or looked up."""
-
-    model_config = ConfigDict(frozen=True)
-
-    arn: str
-    identifier: str
-    database: str
-    migration_type: MigrationType
-    instance_arn: str
-    source_arn: str
-    target_arn: str
-    spec: TaskSpec | None = None
 
 
 class DmsEngine:
@@ -106,8 +92,8 @@ class DmsEngine:
         self.endpoints = DmsEndpoints(
             self.api, poll_interval_seconds=poll_interval_seconds, deadline_seconds=wait_deadline_seconds, sleep=sleep
         )
+        self.tasks = DmsTaskBook(self.api)
         self._lock = threading.Lock()
-        self._tasks: dict[str, _TaskInfo] = {}
         self._instances: dict[str, str] = {}
 
     # -- ReplicationEngine -------------------------------------------------------------------
@@ -130,7 +116,7 @@ class DmsEngine:
             entry, spec.migration_type, strategy=self.strategy, change_seq_column=spec.change_seq_column
         )
         settings = build_task_settings(entry, spec.migration_type)
-        current = self._find_task(identifier)
+        current = self.tasks.find(identifier)
         if current is None:
             current = self._create_task(
                 identifier,
@@ -161,8 +147,8 @@ class DmsEngine:
                 TableMappings=mappings,
                 ReplicationTaskSettings=settings,
             )
-            current = self._settle(self._describe_task(str(current["ReplicationTaskArn"])))
-        info = _TaskInfo(
+            current = self._settle(self.tasks.describe(str(current["ReplicationTaskArn"])))
+        info = DmsTaskInfo(
             arn=str(current["ReplicationTaskArn"]),
             identifier=identifier,
             database=spec.database,
@@ -172,13 +158,17 @@ class DmsEngine:
             target_arn=target_arn,
             spec=spec,
         )
-        with self._lock:
-            self._tasks[info.arn] = info
-        return TaskRef(identifier=identifier, database=spec.database, migration_type=spec.migration_type, arn=info.arn)
+        self.tasks.remember(info)
+        return info.ref()
+
+    def find_task(self, database: str, migration_type: MigrationType) -> TaskRef | None:
+        """The database's task for ``migration_type`` if DMS has it (one describe by identifier);
+        creates nothing. Verify-only and load-only runs read an earlier run's statistics through it."""
+        return self.tasks.lookup(task_identifier(database, migration_type), database, migration_type)
 
     def start_task(self, task: TaskRef, start_type: StartType) -> None:
         """Check the output location and the connections, then start the task (bounded for CDC)."""
-        info = self._info(task)
+        info = self.tasks.info(task)
         self._check_location(info, "before start")
         self.endpoints.await_connections(info.instance_arn, [info.source_arn, info.target_arn])
         params: dict[str, Any] = {"ReplicationTaskArn": info.arn, "StartReplicationTaskType": start_type}
@@ -187,7 +177,7 @@ class DmsEngine:
             params["CdcStopPosition"] = (spec and spec.cdc_stop_position) or stop_position(self.clock())
             start = spec.cdc_start_position if spec else None
             if start is None and start_type == "resume-processing":
-                start = self._describe_task(info.arn).get("RecoveryCheckpoint") or None
+                start = self.tasks.describe(info.arn).get("RecoveryCheckpoint") or None
             if start and info.migration_type == "cdc":
                 # "For a cdc only task, to start from a specific position, you must use
                 # start-replication and also specify the start position" (StartReplicationTask API).
@@ -200,7 +190,7 @@ class DmsEngine:
         A task DMS no longer knows (deleted outside sqlfleet) is reported ``failed`` saying so,
         so the one waiting for it stops waiting and the others go on.
         """
-        infos = self._infos(tasks)
+        infos = self.tasks.infos(tasks)
         by_instance: dict[str, set[str]] = {}
         for info in infos:
             if info is not None:
@@ -229,7 +219,7 @@ class DmsEngine:
 
     def table_statistics(self, task: TaskRef) -> Sequence[TableStatistics]:
         """The output location, checked again after the run, then every table's statistics."""
-        info = self._info(task)
+        info = self.tasks.info(task)
         self._check_location(info, "after the run")
         rows = self.api.pages(
             "describe_table_statistics",
@@ -286,11 +276,11 @@ class DmsEngine:
     def _planned(self, database: str) -> OutputLocation:
         return planned_location(database, strategy=self.strategy, bucket=self.bucket, root=self.root)
 
-    def _check_location(self, info: _TaskInfo, when: str) -> None:
+    def _check_location(self, info: DmsTaskInfo, when: str) -> None:
         s3 = self.endpoints.describe(info.target_arn).get("S3Settings") or {}
         mappings = None
         if self.strategy == "shared-endpoint":
-            mappings = str(self._describe_task(info.arn, with_settings=True).get("TableMappings") or "")
+            mappings = str(self.tasks.describe(info.arn, with_settings=True).get("TableMappings") or "")
         problems = location_problems(self._planned(info.database), s3, mappings)
         if problems:
             raise OutputPrefixError(
@@ -298,30 +288,6 @@ class DmsEngine:
                 f"({self._planned(info.database).prefix}): {'; '.join(problems)}. Nothing of {info.database} "
                 "is verified or loaded; fix the endpoint (the next run's ensure step does) and check the lake."
             )
-
-    def _find_task(self, identifier: str) -> dict[str, Any] | None:
-        found = list(
-            self.api.pages(
-                "describe_replication_tasks",
-                "ReplicationTasks",
-                Filters=[{"Name": "replication-task-id", "Values": [identifier]}],
-                WithoutSettings=False,
-            )
-        )
-        return found[0] if found else None
-
-    def _describe_task(self, arn: str, with_settings: bool = False) -> dict[str, Any]:
-        found = list(
-            self.api.pages(
-                "describe_replication_tasks",
-                "ReplicationTasks",
-                Filters=[{"Name": "replication-task-arn", "Values": [arn]}],
-                WithoutSettings=not with_settings,
-            )
-        )
-        if not found:
-            raise ReplicationError(f"replication task {arn} no longer exists")
-        return found[0]
 
     def _create_task(
         self,
@@ -347,7 +313,7 @@ class DmsEngine:
                 Tags=[{"Key": "sqlfleet:database", "Value": spec.database}],
             )
         except DmsAlreadyExistsError:  # another run created it a moment ago
-            found = self._find_task(identifier)
+            found = self.tasks.find(identifier)
             if found is None:
                 raise
             return found
@@ -362,7 +328,7 @@ class DmsEngine:
                     f"task {task['ReplicationTaskIdentifier']} still {task['Status']} after {self.deadline:.0f} s"
                 )
             self.sleep(self.poll)
-            task = self._describe_task(str(task["ReplicationTaskArn"]), with_settings=True)
+            task = self.tasks.describe(str(task["ReplicationTaskArn"]), with_settings=True)
         return task
 
     @staticmethod
@@ -374,38 +340,3 @@ class DmsEngine:
         except ValueError:
             return False
         return same_mappings and contains(actual_settings, json.loads(settings))
-
-    def _info(self, task: TaskRef) -> _TaskInfo:
-        info = self._infos([task])[0]
-        if info is None:
-            raise ReplicationError(f"replication task {task.identifier} ({task.arn}) does not exist")
-        return info
-
-    def _infos(self, tasks: Sequence[TaskRef]) -> list[_TaskInfo | None]:
-        """What the engine knows of ``tasks``; tasks it never ensured (another process did) are
-        looked up together, 100 ARNs a call; ``None`` for a task DMS does not know."""
-        with self._lock:
-            unknown = sorted({t.arn for t in tasks if t.arn not in self._tasks})
-        for start in range(0, len(unknown), 100):
-            items = self.api.pages(
-                "describe_replication_tasks",
-                "ReplicationTasks",
-                Filters=[{"Name": "replication-task-arn", "Values": unknown[start : start + 100]}],
-                MaxRecords=100,
-                WithoutSettings=True,
-            )
-            for item in items:
-                ref = next(t for t in tasks if t.arn == item["ReplicationTaskArn"])
-                info = _TaskInfo(
-                    arn=ref.arn,
-                    identifier=ref.identifier,
-                    database=ref.database,
-                    migration_type=ref.migration_type,
-                    instance_arn=str(item["ReplicationInstanceArn"]),
-                    source_arn=str(item["SourceEndpointArn"]),
-                    target_arn=str(item["TargetEndpointArn"]),
-                )
-                with self._lock:
-                    self._tasks.setdefault(info.arn, info)
-        with self._lock:
-            return [self._tasks.get(t.arn) for t in tasks]

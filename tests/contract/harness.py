@@ -75,28 +75,34 @@ class EngineHarness:
             secret_key=SECRET_KEY,
         )
         harness = cls(kind=kind, bucket=bucket, lake=lake, aws=aws)
-        if kind == "local":
-            harness.engine = LocalEngine(lake, workers=2, batch_rows=1000)
-            return harness
-        client = aws.client("dms", config=RETRY_CONFIG)
-        client.meta.events.register("before-call.database-migration-service", harness._count)
-        for name in INSTANCES:
-            client.create_replication_instance(
-                ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.r5.large"
-            )
-        client.describe_replication_instances()  # provisioning waits for 'available'
-        harness.dms_client = client
-        harness.engine = DmsEngine(
+        if kind == "dms":
+            client = aws.client("dms", config=RETRY_CONFIG)
+            for name in INSTANCES:
+                client.create_replication_instance(
+                    ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.r5.large"
+                )
+            client.describe_replication_instances()  # provisioning waits for 'available'
+        harness.engine = harness.new_engine()
+        return harness
+
+    def new_engine(self) -> ReplicationEngine:
+        """A new engine of this harness's kind, as a new process would build it: it knows only what
+        the lake (embedded engine) or DMS (DMS engine) holds. Becomes ``dms_client`` for DMS."""
+        if self.kind == "local":
+            return LocalEngine(self.lake, workers=2, batch_rows=1000)
+        client = self.aws.client("dms", config=RETRY_CONFIG)
+        client.meta.events.register("before-call.database-migration-service", self._count)
+        self.dms_client = client
+        return DmsEngine(
             client,
-            entries=harness.entries,
-            instance_for=lambda database: harness.placement.get(database, INSTANCES[0]),
-            lake_bucket=bucket,
+            entries=self.entries,
+            instance_for=lambda database: self.placement.get(database, INSTANCES[0]),
+            lake_bucket=self.bucket,
             lake_prefix=LAKE_ROOT,
             service_role_arn=ROLE,
             poll_interval_seconds=0.01,
             wait_deadline_seconds=30,
         )
-        return harness
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls[model.name] += 1

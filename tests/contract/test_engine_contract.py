@@ -25,7 +25,7 @@ from sqlfleet import layout
 from sqlfleet.cdc.positions import stop_position
 from sqlfleet.cdc.sqlite_capture import enable_capture
 from sqlfleet.dms.status import classify_task
-from sqlfleet.engines.base import STOP_AT_SERVER_TIME, STOP_FULL_LOAD_FINISHED, TaskRef
+from sqlfleet.engines.base import STOP_AT_SERVER_TIME, STOP_FULL_LOAD_FINISHED, TaskLookup, TaskRef
 from sqlfleet.engines.local_cdc import capture_position
 from sqlfleet.errors import OutputPrefixError, ReplicationError
 from sqlfleet.testing.fake_aws import FakeAwsServer
@@ -73,6 +73,26 @@ def test_a_first_run_loads_every_table_in_the_dms_layout(harness: EngineHarness,
     ]
     report = verify_database(harness.lake, "alpha", list(run.tables.values()))
     assert report.ok and report.problems == ()
+
+
+def test_a_new_engine_finds_an_earlier_run_without_creating_anything(harness: EngineHarness, tmp_path: Path) -> None:
+    """What verify-only and load-only runs do: find the task an earlier process ran, read its
+    status and statistics, start nothing."""
+    spec = harness.spec("alpha", make_small(tmp_path / "alpha.db", 50))
+    run = harness.run(spec)
+    later = harness.new_engine()  # a new process: knows only what the lake / DMS holds
+    assert isinstance(later, TaskLookup)
+    assert later.find_task("beta", "full-load") is None
+    assert later.find_task("alpha", "cdc") is None
+    creates_before = harness.calls["CreateReplicationTask"]
+    found = later.find_task("alpha", "full-load")
+    assert found == run.ref
+    status = later.describe_tasks([found])[found.identifier]
+    assert (status.status, status.stop_reason) == ("stopped", STOP_FULL_LOAD_FINISHED)
+    tables = {f"{t.schema_name}.{t.table_name}": t.full_load_rows for t in later.table_statistics(found)}
+    assert tables == {"dbo.Customer": 50, "dbo.order_line": 150}
+    assert harness.calls["CreateReplicationTask"] == creates_before
+    assert harness.calls["StartReplicationTask"] <= 1
 
 
 def test_a_repeated_full_load_reloads_the_target_and_leaves_no_stale_files(
