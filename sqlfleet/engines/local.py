@@ -52,7 +52,7 @@ from sqlfleet.engines.base import (
 )
 from sqlfleet.engines.local_cdc import ChangeWindow, capture_position, open_change_window, write_cdc_window
 from sqlfleet.engines.local_tasks import LocalTask, TaskBook
-from sqlfleet.engines.parquet_writer import LakeParquetWriter
+from sqlfleet.engines.parquet_writer import RollingParquetFiles
 from sqlfleet.engines.sqlite_source import SourceTable, list_source_tables, read_table_batches
 from sqlfleet.errors import ConfigError, ReplicationError, SqlfleetError
 from sqlfleet.lake import Lake
@@ -334,28 +334,17 @@ class LocalEngine:
         prefix = layout.table_prefix(spec.database, table.schema_name, table.name)
         self.lake.delete_prefix(prefix)
         schema = dms_file_schema(list(table.columns), spec.timestamp_column)
-        limit = spec.max_file_size_kb * 1024
-        counter = 0
         rows = 0
-        writer: LakeParquetWriter | None = None
-        try:
+        with RollingParquetFiles(
+            self.lake,
+            schema,
+            spec.max_file_size_kb * 1024,
+            lambda started: layout.load_file_key(spec.database, table.schema_name, table.name, started + 1),
+        ) as files:
             for batch in read_table_batches(path, table, self.batch_rows, on_count=on_count):
-                if writer is None:
-                    counter += 1
-                    key = layout.load_file_key(spec.database, table.schema_name, table.name, counter)
-                    writer = LakeParquetWriter(self.lake, key, schema)
                 stamp = self.clock().strftime("%Y-%m-%d %H:%M:%S.%f")
-                writer.write(_with_dms_columns(batch, schema, stamp))
+                files.write(_with_dms_columns(batch, schema, stamp))
                 rows += batch.num_rows
-                if writer.bytes_written >= limit:
-                    writer.commit()
-                    writer = None
-            if writer is not None:
-                writer.commit()
-                writer = None
-        finally:
-            if writer is not None:
-                writer.abort()
         return rows
 
 

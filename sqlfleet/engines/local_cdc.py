@@ -48,7 +48,7 @@ from sqlfleet.cdc.sqlite_capture import (
     tables_with_changes,
 )
 from sqlfleet.engines.base import STOP_AT_COMMIT_TIME, STOP_AT_SERVER_TIME, TableStatistics, TaskSpec
-from sqlfleet.engines.parquet_writer import LakeParquetWriter
+from sqlfleet.engines.parquet_writer import RollingParquetFiles
 from sqlfleet.engines.sqlite_source import SourceTable, read_table_batches
 from sqlfleet.errors import ConfigError, ReplicationError, SourceError
 from sqlfleet.lake import Lake
@@ -209,30 +209,19 @@ def write_cdc_window(
         f"WHERE {q(START_LSN)} > {int(window.from_lsn)} AND {q(START_LSN)} <= {int(window.to_lsn)} "
         f"AND {q(OPERATION)} <> {OP_BEFORE_UPDATE} ORDER BY {q(START_LSN)}, {q(SEQVAL)}, {q(OPERATION)}"
     )
-    limit = spec.max_file_size_kb * 1024
     counts = {OP_INSERT: 0, OP_AFTER_UPDATE: 0, OP_DELETE: 0}
-    files = 0
-    writer: LakeParquetWriter | None = None
-    try:
+    with RollingParquetFiles(
+        lake,
+        schema,
+        spec.max_file_size_kb * 1024,
+        lambda started: layout.cdc_file_key(
+            spec.database, table.schema_name, table.name, layout.cdc_stamp(clock(), started)
+        ),
+    ) as files:
         for batch in read_table_batches(source_path, change_table, batch_rows, suffix):
             for code, n in zip(*pc.value_counts(batch.column(2)).flatten(), strict=True):
                 counts[code.as_py()] += n.as_py()
-            if writer is None:
-                stamp = layout.cdc_stamp(clock(), files)
-                writer = LakeParquetWriter(
-                    lake, layout.cdc_file_key(spec.database, table.schema_name, table.name, stamp), schema
-                )
-                files += 1
-            writer.write(_dms_batch(source_path, batch, schema))
-            if writer.bytes_written >= limit:
-                writer.commit()
-                writer = None
-        if writer is not None:
-            writer.commit()
-            writer = None
-    finally:
-        if writer is not None:
-            writer.abort()
+            files.write(_dms_batch(source_path, batch, schema))
     return TableStatistics(
         schema_name=table.schema_name,
         table_name=table.name,
