@@ -1,5 +1,8 @@
 """The ``Warehouse`` port: where verified lake files are loaded, and what a load reports.
 
+``WarehouseAdapter`` is the part of a load every adapter shares (naming the target, its lock,
+the ``LoadedTable``); the DuckDB and Snowflake adapters supply only the warehouse's own steps.
+
 Layout shared by every warehouse: one warehouse schema per source database (named after the
 catalog's database name), one table per source table named by ``target_table_name``, holding
 the source columns plus the DMS timestamp column but not the ``Op`` column.
@@ -8,14 +11,16 @@ the source columns plus the DMS timestamp column but not the ``Op`` column.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from sqlfleet.lake import Lake
+from sqlfleet.lake import Lake, LakeObject
 from sqlfleet.verify import VerifiedTable
+from sqlfleet.warehouses.locks import TargetLocks
 
 if TYPE_CHECKING:
     from sqlfleet.ledger import LedgerEntry
@@ -149,3 +154,83 @@ class Warehouse(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
+
+
+@dataclass(frozen=True)
+class LoadJob:
+    """One table being loaded: the source database, the verified table, its target, the batch, and what it is doing."""
+
+    database: str
+    table: VerifiedTable
+    target: str
+    batch_id: str
+    doing: str
+
+    @property
+    def where(self) -> str:
+        """``<database>.<target>``, for messages."""
+        return f"{self.database}.{self.target}"
+
+
+class WarehouseAdapter(ABC):
+    """The ``Warehouse`` loads as template methods; an adapter supplies the warehouse-specific steps.
+
+    The template names the target, holds the target's lock (``_targets``, set by the adapter)
+    while the step runs, and dresses the step's ``Applied`` as a ``LoadedTable``.
+    """
+
+    _targets: TargetLocks
+
+    def load_full(
+        self, database: str, table: VerifiedTable, lake: Lake, batch_id: str, default_schema: str = "dbo"
+    ) -> LoadedTable:
+        """Replace the target with the verified files of one table (see ``Warehouse.load_full``).
+
+        ``files`` and ``bytes`` count the batch when it is ``loaded`` or ``unchanged``, else 0.
+        """
+        started = time.perf_counter()
+        target = target_table_name(table.schema_name, table.table, default_schema)
+        job = LoadJob(database, table, target, batch_id, f"loading {table.name} into {self._where(database, target)}")
+        with self._targets.hold(database, target):
+            applied = self._replace(job, lake)
+        full = applied.status in {"loaded", "unchanged"}
+        return applied.loaded_table(
+            table, target, files=len(table.files) if full else 0, bytes_=table.bytes if full else 0, started=started
+        )
+
+    def merge_changes(  # noqa: PLR0917 - the Warehouse contract's signature
+        self,
+        database: str,
+        table: VerifiedTable,
+        lake: Lake,
+        batch_id: str,
+        key_columns: Sequence[str],
+        default_schema: str = "dbo",
+    ) -> LoadedTable:
+        """Apply the window's CDC files not applied yet (see ``Warehouse.merge_changes``).
+
+        The target is ``<target>__changes`` when the table has no key; ``files`` and ``bytes``
+        count the change files applied now.
+        """
+        started = time.perf_counter()
+        base = target_table_name(table.schema_name, table.table, default_schema)
+        target = base if key_columns else changes_table_name(base)
+        where = self._where(database, target)
+        job = LoadJob(database, table, target, batch_id, f"applying changes of {table.name} to {where}")
+        with self._targets.hold(database, target):
+            applied, pending = self._merge(job, lake, key_columns)
+        return applied.loaded_table(
+            table, target, files=len(pending), bytes_=sum(f.size for f in pending), started=started
+        )
+
+    @abstractmethod
+    def _where(self, database: str, target: str) -> str:
+        """Where ``database.target`` lives, for messages (which warehouse, which file or account)."""
+
+    @abstractmethod
+    def _replace(self, job: LoadJob, lake: Lake) -> Applied:
+        """Replace ``job.target`` with ``job.table``'s files, or find the batch loaded already."""
+
+    @abstractmethod
+    def _merge(self, job: LoadJob, lake: Lake, key_columns: Sequence[str]) -> tuple[Applied, Sequence[LakeObject]]:
+        """Apply the change files of ``job.table`` not applied yet; returns what it did and the files it applied."""

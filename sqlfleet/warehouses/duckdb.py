@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from sqlfleet.sql.bookkeeping import LEDGER_COLUMNS, LEDGER_TABLE, MANIFEST_COLU
 from sqlfleet.sql.identifiers import qualified_name
 from sqlfleet.verify import VerifiedTable
 from sqlfleet.warehouses import duckdb_merge
-from sqlfleet.warehouses.base import Applied, LoadedTable, changes_table_name, target_table_name
+from sqlfleet.warehouses.base import Applied, LoadJob, WarehouseAdapter
 from sqlfleet.warehouses.duckdb_state import Prior, TargetStates
 from sqlfleet.warehouses.locks import TargetLocks
 
@@ -46,7 +45,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(WarehouseAdapter):
     """A DuckDB warehouse file with a load manifest and a ledger; implements ``Warehouse``."""
 
     def __init__(
@@ -132,9 +131,10 @@ class DuckDBWarehouse:
         if entries:
             self._transaction("recording the reconciliation ledger", lambda: self._insert_ledger(entries))
 
-    def load_full(
-        self, database: str, table: VerifiedTable, lake: Lake, batch_id: str, default_schema: str = "dbo"
-    ) -> LoadedTable:
+    def _where(self, database: str, target: str) -> str:
+        return f"{database}.{target} in {self.path}"
+
+    def _replace(self, job: LoadJob, lake: Lake) -> Applied:
         """Replace ``database.<target>`` with the verified files of one table, in one transaction.
 
         A batch whose (file key, size) set equals the target's latest full-load batch is
@@ -144,96 +144,73 @@ class DuckDBWarehouse:
         loaded rows differ from the footers, and ``WarehouseError`` otherwise; the previous
         table and manifest are intact after any error.
         """
-        started = time.perf_counter()
-        target = target_table_name(table.schema_name, table.table, default_schema)
-        doing = f"loading {table.name} into {database}.{target} in {self.path}"
-        with self._targets.hold(database, target):
-            # Checked before downloading, so a rerun of a loaded batch costs no transfer; the
-            # target's lock keeps what it found true until the load's transaction.
-            with self._lock:
-                try:
-                    prior = self._states.prior(self._con, database, target, [(f.key, f.size) for f in table.files])
-                except duckdb.Error as exc:
-                    raise _translate(exc, doing) from exc
-            if prior.unchanged_rows is not None:
-                applied = Applied("unchanged", prior.unchanged_rows)
-            elif not table.files:
-                applied = self._transaction(doing, lambda: self._load_empty(database, table, target, batch_id, prior))
-                with self._lock:  # emptied: one manifest row without a file; skipped: no rows at all
-                    self._states.remember(database, target, prior.exists, set() if prior.exists else None)
-            else:
-                with lake.local_copies([f.key for f in table.files]) as paths:
-                    applied = self._transaction(
-                        doing, lambda: self._load_files(database, table, target, batch_id, paths=paths, prior=prior)
-                    )
-                with self._lock:
-                    self._states.remember(database, target, True, {(f.key, f.size) for f in table.files})
-        full = applied.status in {"loaded", "unchanged"}
-        return applied.loaded_table(
-            table, target, files=len(table.files) if full else 0, bytes_=table.bytes if full else 0, started=started
-        )
+        database, table, target, batch_id, doing = job.database, job.table, job.target, job.batch_id, job.doing
+        # Checked before downloading, so a rerun of a loaded batch costs no transfer; the
+        # target's lock keeps what it found true until the load's transaction.
+        with self._lock:
+            try:
+                prior = self._states.prior(self._con, database, target, [(f.key, f.size) for f in table.files])
+            except duckdb.Error as exc:
+                raise _translate(exc, doing) from exc
+        if prior.unchanged_rows is not None:
+            return Applied("unchanged", prior.unchanged_rows)
+        if not table.files:
+            applied = self._transaction(doing, lambda: self._load_empty(database, table, target, batch_id, prior))
+            with self._lock:  # emptied: one manifest row without a file; skipped: no rows at all
+                self._states.remember(database, target, prior.exists, set() if prior.exists else None)
+            return applied
+        with lake.local_copies([f.key for f in table.files]) as paths:
+            applied = self._transaction(
+                doing, lambda: self._load_files(database, table, target, batch_id, paths=paths, prior=prior)
+            )
+        with self._lock:
+            self._states.remember(database, target, True, {(f.key, f.size) for f in table.files})
+        return applied
 
-    def merge_changes(  # noqa: PLR0917 - the Warehouse contract's signature
-        self,
-        database: str,
-        table: VerifiedTable,
-        lake: Lake,
-        batch_id: str,
-        key_columns: Sequence[str],
-        default_schema: str = "dbo",
-    ) -> LoadedTable:
-        """Apply the window's CDC files not applied yet (see ``Warehouse.merge_changes``)."""
-        started = time.perf_counter()
-        base = target_table_name(table.schema_name, table.table, default_schema)
-        target = base if key_columns else changes_table_name(base)
-        doing = f"applying changes of {table.name} to {database}.{target} in {self.path}"
-        with self._targets.hold(database, target):
-            with self._lock:
-                try:
-                    pending = self._pending_change_files(database, target, table)
-                    if not pending:
-                        exists = self._states.exists(self._con, database, target)
-                        rows = self._scalar(sql.count_rows_sql(database, target)) if exists else 0
-                        return Applied("unchanged", rows).loaded_table(
-                            table, target, files=0, bytes_=0, started=started
-                        )
-                except duckdb.Error as exc:
-                    raise _translate(exc, doing) from exc
+    def _merge(self, job: LoadJob, lake: Lake, key_columns: Sequence[str]) -> tuple[Applied, Sequence[LakeObject]]:
+        database, table, target, batch_id, doing = job.database, job.table, job.target, job.batch_id, job.doing
+        with self._lock:
+            try:
+                pending = self._pending_change_files(database, target, table)
+                if not pending:
+                    exists = self._states.exists(self._con, database, target)
+                    rows = self._scalar(sql.count_rows_sql(database, target)) if exists else 0
+                    return Applied("unchanged", rows), pending
+            except duckdb.Error as exc:
+                raise _translate(exc, doing) from exc
 
-            def apply(paths: Sequence[Path]) -> Applied:
-                create_schema = database not in self._schemas
-                if create_schema:
-                    self._created_schemas.add(database)
-                return duckdb_merge.apply_change_files(
-                    self._con,
+        def apply(paths: Sequence[Path]) -> Applied:
+            create_schema = database not in self._schemas
+            if create_schema:
+                self._created_schemas.add(database)
+            return duckdb_merge.apply_change_files(
+                self._con,
+                database=database,
+                target=target,
+                pending=pending,
+                paths=paths,
+                key_columns=key_columns,
+                timestamp_column=self.timestamp_column,
+                change_seq_column=self.change_seq_column,
+                create_schema=create_schema,
+                manifest_row=lambda key, size, rows, status: self._manifest_row(
                     database=database,
+                    table=table,
                     target=target,
-                    pending=pending,
-                    paths=paths,
-                    key_columns=key_columns,
-                    timestamp_column=self.timestamp_column,
-                    change_seq_column=self.change_seq_column,
-                    create_schema=create_schema,
-                    manifest_row=lambda key, size, rows, status: self._manifest_row(
-                        database=database,
-                        table=table,
-                        target=target,
-                        batch_id=batch_id,
-                        key=key,
-                        size=size,
-                        rows=rows,
-                        status=status,
-                        kind="cdc",
-                    ),
-                )
+                    batch_id=batch_id,
+                    key=key,
+                    size=size,
+                    rows=rows,
+                    status=status,
+                    kind="cdc",
+                ),
+            )
 
-            with lake.local_copies([f.key for f in pending]) as paths:
-                applied = self._transaction(doing, lambda: apply(paths))
-            with self._lock:
-                self._states.remember(database, target, True, None)
-        return applied.loaded_table(
-            table, target, files=len(pending), bytes_=sum(f.size for f in pending), started=started
-        )
+        with lake.local_copies([f.key for f in pending]) as paths:
+            applied = self._transaction(doing, lambda: apply(paths))
+        with self._lock:
+            self._states.remember(database, target, True, None)
+        return applied, pending
 
     # -- inside the lock -------------------------------------------------------------------
 

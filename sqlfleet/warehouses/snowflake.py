@@ -16,9 +16,7 @@ Readers see the previous table until the commit, and a rerun finds the batch in 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +29,7 @@ from sqlfleet.sql import snowflake as sql
 from sqlfleet.sql.bookkeeping import BOOKKEEPING_SCHEMA, LEDGER_COLUMNS, MANIFEST_COLUMNS, scratch_table_name
 from sqlfleet.verify import VerifiedTable
 from sqlfleet.warehouses import snowflake_steps as steps
-from sqlfleet.warehouses.base import Applied, LoadedTable, changes_table_name, target_table_name
+from sqlfleet.warehouses.base import Applied, LoadJob, WarehouseAdapter
 from sqlfleet.warehouses.locks import TargetLocks
 from sqlfleet.warehouses.snowflake_session import Session, SessionPool, connect_options
 
@@ -39,20 +37,6 @@ if TYPE_CHECKING:
     from sqlfleet.settings import Settings
 
 Column = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One table being loaded: the source database, the verified table, its target and the batch."""
-
-    database: str
-    table: VerifiedTable
-    target: str
-    batch_id: str
-
-    @property
-    def where(self) -> str:
-        return f"{self.database}.{self.target}"
 
 
 def utc_now() -> datetime:
@@ -67,7 +51,7 @@ def _stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class SnowflakeWarehouse:
+class SnowflakeWarehouse(WarehouseAdapter):
     """A Snowflake database loaded from the lake's external stage; implements ``Warehouse``."""
 
     def __init__(
@@ -154,9 +138,10 @@ class SnowflakeWarehouse:
 
     # -- loads -------------------------------------------------------------------------------
 
-    def load_full(
-        self, database: str, table: VerifiedTable, lake: Lake, batch_id: str, default_schema: str = "dbo"
-    ) -> LoadedTable:
+    def _where(self, database: str, target: str) -> str:
+        return f"{self.database}.{database}.{target}"
+
+    def _replace(self, job: LoadJob, lake: Lake) -> Applied:
         """Replace the target with the verified files of one table (see the module docstring).
 
         ``unchanged`` when the target's latest full-load batch has exactly these (key, size)
@@ -164,56 +149,33 @@ class SnowflakeWarehouse:
         footers), ``WarehouseError`` (SQL, data, a column type change) or ``LakeError``; the
         previous table and manifest are intact after any error.
         """
-        started = time.perf_counter()
-        target = target_table_name(table.schema_name, table.table, default_schema)
-        doing = f"loading {table.name} into {self.database}.{database}.{target}"
-        with self._targets.hold(database, target), self._sessions.session(doing) as s:
+        with self._sessions.session(job.doing) as s:
             self._ensure_bookkeeping(s)
-            rows = self._unchanged_rows(s, database, target, table)
-            job = _Job(database, table, target, batch_id)
+            rows = self._unchanged_rows(s, job.database, job.target, job.table)
             if rows is not None:
-                applied = Applied("unchanged", rows)
-            elif not table.files:
-                applied = self._load_empty(s, job)
-            else:
-                applied = self._load_files(s, job, lake)
-        full = applied.status in {"loaded", "unchanged"}
-        return applied.loaded_table(
-            table, target, files=len(table.files) if full else 0, bytes_=table.bytes if full else 0, started=started
-        )
+                return Applied("unchanged", rows)
+            if not job.table.files:
+                return self._load_empty(s, job)
+            return self._load_files(s, job, lake)
 
-    def merge_changes(  # noqa: PLR0917 - the Warehouse contract's signature
-        self,
-        database: str,
-        table: VerifiedTable,
-        lake: Lake,
-        batch_id: str,
-        key_columns: Sequence[str],
-        default_schema: str = "dbo",
-    ) -> LoadedTable:
+    def _merge(self, job: LoadJob, lake: Lake, key_columns: Sequence[str]) -> tuple[Applied, Sequence[LakeObject]]:
         """Apply the window's CDC files not applied yet (see ``Warehouse.merge_changes``).
 
         Changes of one key are ranked by change sequence, commit timestamp, then COPY batch (the
         file key is not visible per row to a batched COPY; rows equal in change sequence are
         one change delivered twice, so which copy wins does not matter).
         """
-        started = time.perf_counter()
-        base = target_table_name(table.schema_name, table.table, default_schema)
-        target = base if key_columns else changes_table_name(base)
-        doing = f"applying changes of {table.name} to {self.database}.{database}.{target}"
-        with self._targets.hold(database, target), self._sessions.session(doing) as s:
+        database, target = job.database, job.target
+        with self._sessions.session(job.doing) as s:
             self._ensure_bookkeeping(s)
             done = {r[0] for r in s.execute(sql.applied_change_files_sql(self.database, database, target))}
-            pending = [f for f in table.files if f.key not in done]
+            pending = [f for f in job.table.files if f.key not in done]
             if not pending:
                 exists = self._exists(s, database, target)
                 rows = s.scalar(sql.count_rows_sql(self.database, database, target)) if exists else 0
                 s.commit()
-                return Applied("unchanged", rows).loaded_table(table, target, files=0, bytes_=0, started=started)
-            applied = self._merge_files(s, _Job(database, table, target, batch_id), lake, pending, key_columns)
-        return applied.loaded_table(
-            table, target, files=len(pending), bytes_=sum(f.size for f in pending), started=started
-        )
+                return Applied("unchanged", rows), pending
+            return self._merge_files(s, job, lake, pending, key_columns), pending
 
     # -- steps (one session) -----------------------------------------------------------------
 
@@ -235,7 +197,9 @@ class SnowflakeWarehouse:
             return None
         return s.scalar(sql.count_rows_sql(self.database, database, target))
 
-    def _manifest_row(self, job: _Job, obj: LakeObject | None, rows: int, status: str, kind: str) -> tuple[object, ...]:
+    def _manifest_row(
+        self, job: LoadJob, obj: LakeObject | None, rows: int, status: str, kind: str
+    ) -> tuple[object, ...]:
         key, size = (obj.key, obj.size) if obj is not None else (None, 0)
         table, stamp = job.table, _stamp(self._clock())
         return (
@@ -252,7 +216,7 @@ class SnowflakeWarehouse:
             kind,
         )
 
-    def _load_empty(self, s: Session, job: _Job) -> Applied:
+    def _load_empty(self, s: Session, job: LoadJob) -> Applied:
         database, target = job.database, job.target
         if not self._exists(s, database, target):
             s.execute(sql.delete_manifest_sql(self.database, database, target, "load"))
@@ -266,7 +230,7 @@ class SnowflakeWarehouse:
         s.commit()
         return Applied("emptied", 0)
 
-    def _load_files(self, s: Session, job: _Job, lake: Lake) -> Applied:
+    def _load_files(self, s: Session, job: LoadJob, lake: Lake) -> Applied:
         database, table, target, where = job.database, job.table, job.target, job.where
         footers = steps.footers(lake, table.files)
         total = sum(f.rows for f in footers)
@@ -301,7 +265,7 @@ class SnowflakeWarehouse:
         return Applied("loaded", rows, notes=notes)
 
     def _merge_files(
-        self, s: Session, job: _Job, lake: Lake, pending: Sequence[LakeObject], key_columns: Sequence[str]
+        self, s: Session, job: LoadJob, lake: Lake, pending: Sequence[LakeObject], key_columns: Sequence[str]
     ) -> Applied:
         database, target, where = job.database, job.target, job.where
         footers = steps.footers(lake, pending)
