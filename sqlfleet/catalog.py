@@ -2,7 +2,7 @@
 
 The catalog is a YAML file::
 
-    defaults:                       # optional; any per-database option except name/enabled/source
+    defaults:                       # optional; per-database options (not name, enabled, source, size_mb, table_options)
       max_full_load_subtasks: 8
     databases:
       - name: sales_eu
@@ -10,6 +10,7 @@ The catalog is a YAML file::
         source: sqlite:///sources/sales_eu.db      # relative to the catalog file's folder
         tables: {include: ["%"], exclude: ["tmp%"]}
         cdc_without_checkpoint: fail                # or full-load: a first delta runs a full load
+        size_mb: 1250.5                             # data to copy, MB: ranks a first run (prereqs --sizes)
         table_options:
           - {table: "dbo.Orders", big: true, partition: {mode: auto}, key_columns: [OrderId]}
 

@@ -91,6 +91,8 @@ def _check_boundary(value: object) -> object:
 Flag = Annotated[bool, Field(strict=True)]
 SubtaskCount = Annotated[int, Field(strict=True, ge=1, le=49)]
 LobSizeKb = Annotated[int, Field(strict=True, ge=1, le=102_400)]
+#: Megabytes (1 MB = 1024 × 1024 bytes, as SQL Server reports sizes); a number, not a string.
+SizeMb = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
 NamePattern = Annotated[str, AfterValidator(_check_pattern)]
 SchemaName = Annotated[str, AfterValidator(_check_schema)]
@@ -218,6 +220,9 @@ class DatabaseEntry(BaseModel):
     ``source`` is a resolved URL: ``sqlite:////absolute/path.db`` or ``mssql://host:port/Database``
     (catalog loading makes relative sqlite paths absolute against the catalog file's folder).
     SQLite has no schemas, so every SQLite table is reported in ``default_schema``.
+    ``size_mb`` is the user's statement of the data the run copies (``sqlfleet prereqs --sizes``
+    prints the T-SQL that measures it); the start order uses it where no earlier run is known. It
+    is per database only: one fleet-wide size would rank nothing.
     """
 
     model_config = _MODEL
@@ -233,6 +238,7 @@ class DatabaseEntry(BaseModel):
     max_full_load_subtasks: SubtaskCount = 8
     lob_max_size_kb: LobSizeKb = 32
     cdc_without_checkpoint: CdcWithoutCheckpoint = "fail"
+    size_mb: SizeMb | None = None
     table_options: tuple[TableOption, ...] = ()
 
     @field_validator("source")
@@ -263,6 +269,11 @@ class DatabaseEntry(BaseModel):
         if self.source_kind != "sqlite":
             raise ValueError(f"database {self.name!r} is not a sqlite source: {self.source_kind}")
         return path_from_url(self.source, "sqlite")
+
+    @property
+    def size_hint_bytes(self) -> int | None:
+        """``size_mb`` in bytes, if the catalog states it."""
+        return None if self.size_mb is None else round(self.size_mb * 1024 * 1024)
 
     def wants_table(self, schema: str, table: str) -> bool:
         """Whether ``schema.table`` is selected by both the schema and the table patterns."""

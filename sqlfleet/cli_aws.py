@@ -143,13 +143,18 @@ def prereqs(  # noqa: PLR0917 - Typer passes options as parameters
     check_user: Annotated[
         str | None, typer.Option(help="Login for --check (default: the catalog's); password: SQLFLEET_CHECK_PASSWORD.")
     ] = None,
+    sizes: Annotated[
+        bool, typer.Option("--sizes", help="Instead: a read-only query per database giving its catalog size_mb.")
+    ] = False,
 ) -> None:
     """Write the T-SQL each SQL Server source needs for DMS, per server and database (or --check it)."""
     from sqlfleet.catalog import load_catalog, select_databases
     from sqlfleet.settings import Settings
-    from sqlfleet.sql.tsql import PrereqOptions, prerequisites_script
+    from sqlfleet.sql.tsql import PrereqOptions, prerequisites_script, sizes_script
 
     try:
+        if sizes and check:
+            raise ConfigError("--sizes writes a query to run; it cannot be combined with --check")
         fleet = load_catalog(catalog or Settings().catalog_path, check_sources=False)
         wanted = _names(databases)
         entries = select_databases(fleet, wanted) if wanted else list(fleet.databases)
@@ -168,7 +173,7 @@ def prereqs(  # noqa: PLR0917 - Typer passes options as parameters
         raise _fail(ConfigError("no mssql:// database selected: nothing to prepare"))
     if check:
         raise typer.Exit(code=_check(sources, options, check_user))
-    script = prerequisites_script(sources, options)
+    script = sizes_script(sources) if sizes else prerequisites_script(sources, options)
     if output is None:
         typer.echo(script, nl=False)
     else:

@@ -119,7 +119,9 @@ def order_plan(plan: FleetPlan, estimates: Mapping[str, JobEstimate], instances:
 def plan_table(plan: FleetPlan, actions: Mapping[str, str] | None = None) -> list[dict[str, object]]:
     """Rows of the plan table artifact, shown before anything starts.
 
-    ``actions`` says per database what a resumed run does with it (``skip: loaded ...``).
+    ``actions`` says per database what a resumed run does with it (``skip: loaded ...``). The
+    estimate column says ``size (catalog)`` where the size is the catalog's ``size_mb``, which
+    ``tasks.history.read_source_sizes`` prefers over a SQLite file's size.
     """
     actions = actions or {}
     return [
@@ -129,7 +131,7 @@ def plan_table(plan: FleetPlan, actions: Mapping[str, str] | None = None) -> lis
             "this_run": actions.get(p.name, "run"),
             "instance": p.instance,
             "expected_s": p.expected_seconds,
-            "estimate": p.estimate or "-",
+            "estimate": _estimate_label(p),
             "task": p.task_identifier,
             "mode": plan.mode,
             "source": p.entry.source,
@@ -142,3 +144,9 @@ def plan_table(plan: FleetPlan, actions: Mapping[str, str] | None = None) -> lis
         }
         for i, p in enumerate(plan.databases)
     ]
+
+
+def _estimate_label(p: DatabasePlan) -> str:
+    if p.estimate == "size" and p.entry.size_mb is not None:
+        return "size (catalog)"
+    return p.estimate or "-"

@@ -47,11 +47,18 @@ def estimate_durations(
     *,
     default_seconds: float = 60.0,
 ) -> dict[str, JobEstimate]:
-    """Expected seconds per database: history first, then size × measured seconds per byte, then a default."""
+    """Expected seconds per database: history first, then size × measured seconds per byte, then a default.
+
+    With sizes but no throughput measured yet (a fleet's first night), a size scales the typical
+    duration (the median of the history, else ``default_seconds``) by size / mean size: the order
+    follows the sizes and the figure stays a plausible number of seconds.
+    """
     rates = [h.seconds / h.source_bytes for h in history.values() if h.source_bytes and h.seconds > 0]
     seconds_per_byte = statistics.median(rates) if rates else None
     known = [h.seconds for h in history.values()]
     fallback = statistics.median(known) if known else default_seconds
+    stated = [s for s in sizes.values() if s]
+    mean_size = statistics.fmean(stated) if stated else 1.0
     estimates: dict[str, JobEstimate] = {}
     for name in databases:
         entry = history.get(name)
@@ -60,12 +67,8 @@ def estimate_durations(
             estimates[name] = JobEstimate(database=name, seconds=entry.seconds, source="history")
         elif size and seconds_per_byte is not None:
             estimates[name] = JobEstimate(database=name, seconds=size * seconds_per_byte, source="size")
-        elif size and known:
-            # No throughput known: rank by size alone, scaled around the typical duration.
-            mean_size = statistics.fmean(s for s in sizes.values() if s) or 1
-            estimates[name] = JobEstimate(database=name, seconds=fallback * size / mean_size, source="size")
         elif size:
-            estimates[name] = JobEstimate(database=name, seconds=float(size), source="size")
+            estimates[name] = JobEstimate(database=name, seconds=fallback * size / mean_size, source="size")
         else:
             estimates[name] = JobEstimate(database=name, seconds=fallback, source="default")
     return estimates

@@ -23,11 +23,12 @@ def read_history(lake: Lake, databases: Sequence[str], mode: MigrationType) -> d
 
 @task(name="read-source-sizes", cache_policy=NO_CACHE)
 def read_source_sizes(entries: Sequence[DatabaseEntry]) -> dict[str, int | None]:
-    """Each source's size in bytes where it can be read cheaply (a SQLite file); ``None`` otherwise."""
+    """Each source's size in bytes: the catalog's ``size_mb`` when stated (the user's word wins),
+    else the SQLite file's size, else ``None`` (an mssql source is not contacted to plan)."""
     sizes: dict[str, int | None] = {}
     for entry in entries:
-        size = None
-        if entry.source_kind == "sqlite":
+        size = entry.size_hint_bytes
+        if size is None and entry.source_kind == "sqlite":
             try:
                 size = os.stat(entry.sqlite_path).st_size
             except OSError:

@@ -199,6 +199,59 @@ def test_one_error_lists_every_problem_with_its_line(tmp_path: Path):
     assert lines == sorted(lines)
 
 
+def test_size_mb_states_a_database_size_in_megabytes(tmp_path: Path) -> None:
+    text = """\
+databases:
+  - {name: a, enabled: true, source: "mssql://sql1/A", size_mb: 1250.5}
+  - {name: b, enabled: true, source: "mssql://sql1/B", size_mb: 40}
+  - {name: c, enabled: true, source: "mssql://sql1/C"}
+"""
+    a, b, c = parse_catalog(text, "c.yaml", tmp_path).databases
+    assert (a.size_mb, b.size_mb, c.size_mb) == (1250.5, 40.0, None)
+    assert (a.size_hint_bytes, b.size_hint_bytes, c.size_hint_bytes) == (1_311_244_288, 41_943_040, None)
+
+
+SIZE_MISTAKES = """\
+defaults:
+  size_mb: 100
+databases:
+  - name: zero
+    enabled: true
+    source: mssql://sql1/Zero
+    size_mb: 0
+  - name: negative
+    enabled: true
+    source: mssql://sql1/Negative
+    size_mb: -5
+  - name: text
+    enabled: true
+    source: mssql://sql1/Text
+    size_mb: "500"
+  - name: flag
+    enabled: true
+    source: mssql://sql1/Flag
+    size_mb: true
+  - name: endless
+    enabled: true
+    source: mssql://sql1/Endless
+    size_mb: .inf
+"""
+
+
+def test_invalid_sizes_are_listed_at_once_with_their_lines(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError) as exc:
+        parse_catalog(SIZE_MISTAKES, "c.yaml", tmp_path)
+    # One size for the whole fleet would rank nothing: size_mb is not a default.
+    assert problems_of(exc) == [
+        "c.yaml:2: defaults.size_mb: unknown key 'size_mb'",
+        "c.yaml:7: databases[0] (zero).size_mb: Input should be greater than 0 (got 0)",
+        "c.yaml:11: databases[1] (negative).size_mb: Input should be greater than 0 (got -5)",
+        "c.yaml:15: databases[2] (text).size_mb: Input should be a valid number (got '500')",
+        "c.yaml:19: databases[3] (flag).size_mb: Input should be a valid number (got True)",
+        "c.yaml:23: databases[4] (endless).size_mb: Input should be a finite number (got inf)",
+    ]
+
+
 def test_check_sources_false_skips_only_the_file_checks(tmp_path: Path):
     text = "databases:\n  - {name: a, enabled: true, source: 'sqlite:///nope.db'}\n"
     assert parse_catalog(text, "c.yaml", tmp_path, check_sources=False).databases[0].name == "a"

@@ -20,9 +20,12 @@ from sqlfleet.sql.identifiers import quote_tsql_identifier, quote_tsql_string
 from sqlfleet.sql.tsql import (
     PrereqOptions,
     check_queries,
+    database_of,
     database_statements,
     prerequisites_script,
     server_statements,
+    size_query,
+    sizes_script,
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "tsql"
@@ -112,7 +115,7 @@ def all_statements(entries: dict[str, DatabaseEntry]) -> list[str]:
             statements += server_statements(entry.credentials.username if entry.credentials else "dms_user", options)
             statements += database_statements(entry, options)
             statements += check_queries(entry, options).values()
-    return statements
+    return statements + [size_query(entry) for entry in mssql(entries)]
 
 
 def test_every_emitted_statement_parses_as_one_tsql_statement(entries: dict[str, DatabaseEntry]) -> None:
@@ -134,6 +137,27 @@ def test_every_emitted_statement_parses_as_one_tsql_statement(entries: dict[str,
             assert not [a for a in body.find_all(exp.Alias) if a.alias.upper() == "END"], statement
         if statement.startswith(("SELECT", "DECLARE", "USE", "EXEC ")):
             assert not isinstance(tree, exp.Command), statement
+
+
+def test_size_script_golden(entries: dict[str, DatabaseEntry]) -> None:
+    check_golden("sizes.sql", sizes_script(mssql(entries)))
+
+
+def test_size_queries_read_the_selected_tables_of_their_own_database(entries: dict[str, DatabaseEntry]) -> None:
+    for entry in mssql(entries):
+        tree = sqlglot.parse_one(size_query(entry), read="tsql")
+        assert isinstance(tree, exp.Select)
+        assert [c.alias for c in tree.expressions] == ["catalog_name", "size_mb"]
+        # every catalog view is named in the source database, so the query runs from any database
+        tables = list(tree.find_all(exp.Table))
+        assert {t.name for t in tables} == {"tables", "schemas", "partitions", "allocation_units"}
+        assert {(t.catalog, t.db) for t in tables} == {(database_of(entry), "sys")}
+    sales = size_query(entries["sales_eu"])
+    assert "SELECT N'sales_eu' AS catalog_name" in sales
+    assert "NOT (t.name LIKE N'tmp[_]%' OR t.name LIKE N'[[]old]%')" in sales
+    assert "p.index_id < 2" in sales  # heaps and clustered indexes: nonclustered ones are not copied
+    odd = size_query(entries["odd"])
+    assert "FROM [Odd]]Name%'x].sys.tables AS t" in odd and "t.name LIKE N'it''s[_]%'" in odd
 
 
 def test_check_queries_are_plain_selects(entries: dict[str, DatabaseEntry]) -> None:
@@ -316,6 +340,17 @@ def test_prereqs_command_writes_the_script(tmp_path: Path, entries: dict[str, Da
     )
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8") == prerequisites_script([entries["crm"]], PrereqOptions(mode="full-load"))
+
+
+def test_prereqs_sizes_writes_the_size_queries(tmp_path: Path, entries: dict[str, DatabaseEntry]) -> None:
+    catalog = write_catalog(tmp_path)
+    result = runner.invoke(app, ["prereqs", "--catalog", str(catalog), "--sizes", "--databases", "crm,local"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == sizes_script([entries["crm"]])
+    assert "skipped (not mssql:// sources): local" in result.stderr
+    result = runner.invoke(app, ["prereqs", "--catalog", str(catalog), "--sizes", "--check"])
+    assert result.exit_code == 2
+    assert "cannot be combined with --check" in result.stderr
 
 
 def test_prereqs_check_without_a_driver_says_what_to_install(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""T-SQL for the SQL Server side of AWS DMS: the prerequisite scripts and the read-only checks
-(pure; reference/dms.md §6, from the DMS user guide).
+"""T-SQL for the SQL Server side of AWS DMS: the prerequisite scripts, the read-only checks and
+the size query behind the catalog's ``size_mb`` (pure; reference/dms.md §6, from the DMS user guide).
 
 Per server (in ``master``/``msdb``) and per database: the DMS login's user, roles and grants
 (full-load only: ``db_datareader``; ongoing replication: ``db_owner`` plus the server grants
@@ -110,10 +110,10 @@ def selection_predicate(entry: DatabaseEntry, schema_column: str = "s.name", tab
     return " AND ".join(parts)
 
 
-def _selected_tables(entry: DatabaseEntry) -> str:
+def _selected_tables(entry: DatabaseEntry, *, sys_views: str = "sys", joins: str = "") -> str:
     # memory-optimized tables support neither MS-CDC nor DMS; system tables are never selected
     return (
-        "FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id "
+        f"FROM {sys_views}.tables AS t JOIN {sys_views}.schemas AS s ON s.schema_id = t.schema_id {joins}"
         f"WHERE t.is_ms_shipped = 0 AND t.is_memory_optimized = 0 AND {selection_predicate(entry)}"
     )
 
@@ -176,12 +176,17 @@ def database_batches(entry: DatabaseEntry, options: PrereqOptions) -> list[Scrip
     return batches
 
 
-def prerequisites_script(entries: list[DatabaseEntry], options: PrereqOptions) -> str:
-    """The whole script for ``entries`` (mssql sources), grouped by server; batches end in ``GO``
-    (run with ``sqlcmd -b -i <file>`` so it stops at the first error)."""
+def _by_server(entries: list[DatabaseEntry]) -> dict[str, list[DatabaseEntry]]:
     by_server: dict[str, list[DatabaseEntry]] = {}
     for entry in entries:
         by_server.setdefault(server_of(entry), []).append(entry)
+    return by_server
+
+
+def prerequisites_script(entries: list[DatabaseEntry], options: PrereqOptions) -> str:
+    """The whole script for ``entries`` (mssql sources), grouped by server; batches end in ``GO``
+    (run with ``sqlcmd -b -i <file>`` so it stops at the first error)."""
+    by_server = _by_server(entries)
     out = [
         f"-- sqlfleet: SQL Server prerequisites for AWS DMS ({options.mode}, {options.variant})",
         "-- Run as sysadmin (on premises) or the RDS master user: sqlcmd -b -S <server> -i <this file>",
@@ -196,6 +201,42 @@ def prerequisites_script(entries: list[DatabaseEntry], options: PrereqOptions) -
         for entry in members:
             out.append(f"-- database {database_of(entry)} (catalog: {entry.name})")
             out.extend(render_batch(batch) for batch in database_batches(entry, options))
+    return "\n".join(out) + "\n"
+
+
+def size_query(entry: DatabaseEntry) -> str:
+    """A read-only query returning ``entry``'s catalog name and its ``size_mb``: megabytes of the
+    tables the catalog selects, counted as ``sp_spaceused`` counts data (in-row data pages plus
+    LOB and row-overflow pages of each heap or clustered index; nonclustered indexes, which DMS
+    does not copy, left out). It names the database (``[Db].sys.tables``), so it runs from any
+    database, and a database that is missing fails it rather than measuring another one."""
+    sys_views = f"{quote_tsql_identifier(database_of(entry))}.sys"
+    joins = (
+        f"JOIN {sys_views}.partitions AS p ON p.object_id = t.object_id AND p.index_id < 2 "
+        # a LOB unit belongs to a partition, an in-row or row-overflow unit to its heap or B-tree
+        f"JOIN {sys_views}.allocation_units AS a "
+        "ON a.container_id = CASE WHEN a.type = 2 THEN p.partition_id ELSE p.hobt_id END "
+    )
+    pages = "CASE WHEN a.type = 1 THEN a.data_pages ELSE a.used_pages END"
+    # 8 KB pages; three decimals so a database with any data never shows 0
+    return (
+        f"SELECT {quote_tsql_string(entry.name)} AS catalog_name, "
+        f"CAST(COALESCE(SUM({pages}), 0) * 8 / 1024.0 AS DECIMAL(18, 3)) AS size_mb "
+        f"{_selected_tables(entry, sys_views=sys_views, joins=joins)}"
+    )
+
+
+def sizes_script(entries: list[DatabaseEntry]) -> str:
+    """Read-only T-SQL reporting each of ``entries`` (mssql sources) ``size_mb`` for the catalog,
+    grouped by server, one batch per database (one that fails does not hide the others)."""
+    out = [
+        "-- sqlfleet: the size_mb of each database's selected tables, for its catalog entry (read-only)",
+        "-- Run as a login that sees the tables' metadata (the DMS login will do): sqlcmd -S <server> -i <this file>",
+        "-- A size_mb of 0 means no data yet: leave size_mb out for that database.",
+    ]
+    for server, members in _by_server(entries).items():
+        out.append(f"\n-- ===== server {server} =====")
+        out.extend(render_batch([size_query(entry)]) for entry in members)
     return "\n".join(out) + "\n"
 
 
