@@ -3,6 +3,10 @@
 Orchestration only: ``sqlfleet.dispatch`` decides what may start, the tasks do the work, the
 journal (``sqlfleet.run_journal``) keeps what a rerun needs, and the artifacts show progress: the
 progress artifact at most once a second, the fleet table every ``progress_every_seconds``.
+
+The dispatcher's thread is on every database's path from one step to the next, so it waits for
+no I/O per database: a step's result is read on the worker thread that ran it, the journal writes
+in the background, and the artifacts (progress included) are published by ``flows.publisher``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from sqlfleet.verify import VerifyReport
 from tasks.alerts import announce_failure
 from tasks.checkpoint import advance_checkpoint, prepare_window
 from tasks.history import record_history
-from tasks.progress import publish_fleet_progress
+from tasks.progress import FLEET_TABLE_KEY, publish_fleet_progress
 from tasks.replicate import read_latest_replication, replicate_database
 from tasks.report import (
     publish_database_ledger,
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
 IDLE_SECONDS = 1.0
 #: Longest wait for the artifacts and events submitted as databases finished.
 REPORT_DEADLINE_SECONDS = 600.0
+#: The ``Publisher.latest`` key of the progress artifact.
+PROGRESS = "sqlfleet-progress"
 
 
 def _not_run() -> RuntimeError:
@@ -89,7 +95,7 @@ class FleetDispatcher:
         self.last: dict[str, PrefectFuture[Any]] = {}
         self.reports: list[PrefectFuture[Any]] = []
         self.publisher = Publisher(self.logger)
-        self.done: queue.Queue[tuple[str, Step, PrefectFuture[Any]] | LaneEvent] = queue.Queue()
+        self.done: queue.Queue[tuple[str, Step, object] | LaneEvent] = queue.Queue()
         start_at: dict[str, Step] = {}
         for name in dispatched:
             decision = planned.decisions.get(name)
@@ -122,8 +128,14 @@ class FleetDispatcher:
         """Dispatch until every database finished; their outcomes in catalog order."""
         try:
             self._loop()
-        finally:
+        except BaseException:
             self.lanes.close()
+            raise
+        else:
+            self.lanes.release()  # given back now; ``report_end`` waits for them while the reports go out
+        finally:
+            if self.planned.journal is not None:
+                self.planned.journal.flush(REPORT_DEADLINE_SECONDS)
         return self.final_outcomes()
 
     def _loop(self) -> None:
@@ -155,13 +167,13 @@ class FleetDispatcher:
             now = time.monotonic()
             finished = len(self.outcomes)
             if finished != shown and (now - progress_at >= 1.0 or finished == total):
-                update_progress(progress, finished, total)
+                self.publisher.latest(PROGRESS, update_progress.fn, progress, finished, total)
                 shown, progress_at = finished, now
             if now - table_at >= self.runtime.settings.progress_every_seconds:
                 self._publish_live_table()
                 table_at = now
         if shown != total:
-            update_progress(progress, total, total)
+            self.publisher.latest(PROGRESS, update_progress.fn, progress, total, total)
 
     def final_outcomes(self) -> list[DatabaseOutcome]:
         """Every database's outcome, in catalog order."""
@@ -169,6 +181,8 @@ class FleetDispatcher:
 
     def report_end(self) -> None:
         """The end-of-run artifacts and bookkeeping: fleet table, ledger, history; waits for the rest."""
+        # The live fleet table first: the final one must be the artifact's latest version.
+        self.publisher.settle_latest(REPORT_DEADLINE_SECONDS)
         # Quoted: Prefect would walk every table of every database looking for futures.
         summary = FleetSummary(mode=self.request.mode, outcomes=tuple(self.final_outcomes()))
         publish_fleet_report(quote(summary), return_state=False)
@@ -177,9 +191,12 @@ class FleetDispatcher:
             publish_ledger_rollup(quote(loads), return_state=False)
         for mode, runs in self._history().items():
             record_history(quote(self.runtime.lake), quote(runs), mode, return_state=False)
-        self.publisher.close(REPORT_DEADLINE_SECONDS)
-        if self.reports:
-            wait(self.reports, timeout=REPORT_DEADLINE_SECONDS)
+        try:
+            self.publisher.close(REPORT_DEADLINE_SECONDS)
+            if self.reports:
+                wait(self.reports, timeout=REPORT_DEADLINE_SECONDS)
+        finally:
+            self.lanes.close()
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -215,15 +232,19 @@ class FleetDispatcher:
         future.add_done_callback(self._notifier(name, step))
 
     def _notifier(self, name: str, step: Step) -> Any:
-        """A done-callback putting the finished step on the dispatcher's queue (from a worker thread)."""
+        """A done-callback putting the finished step and its result (or error) on the dispatcher's
+        queue. It runs on the worker thread: reading a result is a hop through Prefect's event loop."""
 
         def notify(future: PrefectFuture[Any]) -> None:
-            self.done.put((name, step, future))
+            try:
+                value: object = future.result(raise_on_failure=False)
+            except BaseException as exc:  # the dispatcher must hear of every step
+                value = exc
+            self.done.put((name, step, value))
 
         return notify
 
-    def _complete(self, name: str, step: Step, future: PrefectFuture[Any]) -> None:
-        value = future.result(raise_on_failure=False)
+    def _complete(self, name: str, step: Step, value: object) -> None:
         ok = not isinstance(value, BaseException)
         # A read replication is stored where a replication would be: the later steps take either.
         self.results[name]["replicate" if step == "observe" else step] = value
@@ -289,7 +310,7 @@ class FleetDispatcher:
         failed = sum(o.status == "failed" for o in self.outcomes.values())
         description = live_description(len(self.outcomes), len(self.order), failed, running)
         rows = live_fleet_table(self.order, current, self.outcomes)
-        publish_fleet_progress(quote(rows), description, return_state=False)
+        self.publisher.latest(FLEET_TABLE_KEY, publish_fleet_progress.fn, rows, description)
 
     def _history(self) -> dict[MigrationType, dict[str, HistoryEntry]]:
         """What this run's replications cost, by the mode their task ran in."""

@@ -6,6 +6,12 @@ holds slots. A lane serves one database after another, so a slot is acquired onc
 than once per database (each acquisition costs seconds on a SQLite Prefect server). A lane nobody
 will need again is released at once; one idle while more work is coming is kept for
 ``LANE_IDLE_SECONDS`` and then released, so a quiet run does not keep slots from other runs.
+
+The first lane of each limit the run uses is asked for when the run starts, before a step needs
+it: an acquisition takes seconds on a SQLite Prefect server (a 503 and Prefect's 2 s back-off), and
+the warehouse's would otherwise only begin once the first database is verified, so a fleet of
+short replications waited for two acquisitions in a row before anything loaded. Unused, it is a
+spare lane like any other and goes back after ``LANE_IDLE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class LaneBook:
         self.held: dict[Key, list[Lane]] = {key: [] for key in self.limits}
         self.pending: dict[Key, list[Lane]] = {key: [] for key in self.limits}
         self._spare_since: dict[Key, float | None] = dict.fromkeys(self.limits)
+        self._balanced: set[Key] = set()  # keys balanced once: the first balance asks for a lane of each
+        self._released: list[Lane] = []  # held lanes released, not yet known to have given their slot back
         self.acquired = 0
 
     def balance(self, dispatch: Dispatch) -> None:
@@ -58,6 +66,10 @@ class LaneBook:
             busy = dispatch.running(step, key)
             wanted = min(dispatch.limit(key), dispatch.demand(key))
             held, pending = self.held[key], self.pending[key]
+            if key not in self._balanced:
+                self._balanced.add(key)
+                if dispatch.remaining(key) > 0:
+                    wanted = max(wanted, 1)
             # Prefect acquires the slots of one limit one at a time anyway; asking for one more
             # only once the last is held wastes no acquisition when the demand passes.
             while len(held) + len(pending) < wanted and not pending:
@@ -94,15 +106,20 @@ class LaneBook:
         """Lanes still being acquired."""
         return sum(len(p) for p in self.pending.values())
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Release every lane, held or still being acquired; wait (up to ``timeout``) for the held
-        ones to give their slots back, so the run ends with none of its slots taken."""
-        held = [lane for lanes in self.held.values() for lane in lanes]
+    def release(self) -> None:
+        """Release every lane, held or still being acquired, without waiting (see ``close``)."""
+        self._released += [lane for lanes in self.held.values() for lane in lanes]
         for lanes in (*self.held.values(), *self.pending.values()):
             while lanes:
                 lanes.pop().release()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Release every lane, held or still being acquired; wait (up to ``timeout``) for the held
+        ones to give their slots back, so the run ends with none of its slots taken."""
+        self.release()
         deadline = self._clock() + timeout
-        for lane in held:
+        released, self._released = self._released, []
+        for lane in released:
             lane.join(max(0.0, deadline - self._clock()))
 
     def _ready_callback(self, key: Key) -> Callable[[Lane, BaseException | None], None]:

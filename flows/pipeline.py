@@ -168,7 +168,9 @@ def plan_run(request: FleetRequest, runtime: Runtime) -> Planned:
         planned.run_key = request.run_key or default_run_key(
             request.mode, datetime.fromtimestamp(when.timestamp(), UTC).replace(tzinfo=None)
         )
-        planned.journal = RunJournal(runtime.lake, planned.run_key, request.mode, str(flow_run.get_id() or "local"))
+        planned.journal = RunJournal(
+            runtime.lake, planned.run_key, request.mode, str(flow_run.get_id() or "local"), background=True
+        )
         records = read_run_records(planned.journal)
         planned.decisions = decide(names, records, only_failed=request.only_failed)
         for decision in planned.decisions.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,11 +47,12 @@ def load_verified(report: VerifyReport, plan: DatabasePlan, runtime: Runtime, ba
 def run_tables(
     report: VerifyReport, plan: DatabasePlan, runtime: Runtime, load_one: LoadOne, logger: Any
 ) -> list[LoadedTable]:
-    """``load_one`` for every table of ``report`` on a pool of ``warehouse_concurrency`` threads.
+    """``load_one`` for every table of ``report``, in parallel on the runtime's load threads.
 
-    Each call also holds one of the runtime's process-wide warehouse slots, so databases loading
-    at once share the limit. Results come back in table order; a table that failed verification
-    is not loaded. ``logger`` is the caller's run logger (worker threads have no run context).
+    Each call holds one of the runtime's process-wide warehouse slots, so databases loading at
+    once share the ``warehouse_concurrency`` limit. Results come back in table order; a table that
+    failed verification is not loaded. ``logger`` is the caller's run logger (worker threads have
+    no run context).
     """
     default_schema = plan.entry.default_schema
     settings = runtime.settings
@@ -82,9 +83,9 @@ def run_tables(
                 return _failed(table, target, str(exc))
         raise AssertionError("unreachable: every attempt returns")
 
-    workers = max(1, min(settings.warehouse_concurrency, len(report.tables)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sqlfleet-load-{plan.name}") as pool:
-        return list(pool.map(one, report.tables))
+    futures = [runtime.load_pool.submit(one, table) for table in report.tables]
+    wait(futures)  # every table ends before the load does, even when one of them raised
+    return [f.result() for f in futures]
 
 
 def reconcile(
