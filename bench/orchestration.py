@@ -18,12 +18,15 @@ lake:
   counts acquisitions per run, not per database.
 
 Overhead per database = (flow wall time - plain wall time) / databases; target < 50 ms.
-Run: ``python -m bench.orchestration [--databases 250] [--limit 16]``.
+Run: ``python -m bench.orchestration [--databases 250] [--limit 16] [--prefect-database-url URL]``;
+with a URL (``postgresql+asyncpg://...``) the Prefect sides run on a server backed by that database
+(its tables reset) and the figures are recorded with a ``_postgres`` suffix.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -32,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -201,7 +205,29 @@ RESULT_PREFIX = "BENCH_RESULT "
 SIDES = ("plain", "prefect", "prefect-local-limits")
 
 
-def run_side(side: str, databases: int, limit: int) -> dict[str, float]:
+@contextlib.contextmanager
+def prefect_server_on(database_url: str) -> Iterator[None]:
+    """A Prefect server subprocess on ``database_url`` (its tables reset first), as
+    ``prefect_test_harness`` starts one on a temporary SQLite file; for a Postgres-backed run."""
+    import subprocess
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+
+    env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url}
+    prefect = Path(sys.executable).with_name("prefect")
+    subprocess.run([str(prefect), "server", "database", "reset", "-y"], env=env, check=True, capture_output=True)
+    with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url}):
+        server = SubprocessASGIServer()
+        server.start(timeout=90)
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                yield
+        finally:
+            server.stop()
+
+
+def run_side(side: str, databases: int, limit: int, database_url: str | None = None) -> dict[str, float]:
     """One side in this process: its wall seconds (and slot acquisitions for ``prefect``)."""
     import json
 
@@ -227,7 +253,8 @@ def run_side(side: str, databases: int, limit: int) -> dict[str, float]:
             from sqlfleet.limits import WAREHOUSE_LIMIT, engine_limit_name
             from tasks.limits import prefect_lanes
 
-            with prefect_test_harness(server_startup_timeout=90):
+            harness = prefect_test_harness(server_startup_timeout=90) if database_url is None else None
+            with harness or prefect_server_on(database_url or ""):
                 create_limits(limit)
                 if side == "prefect":
                     timed = TimedLanes(prefect_lanes(lease_seconds=300))
@@ -243,13 +270,15 @@ def run_side(side: str, databases: int, limit: int) -> dict[str, float]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_in_child(side: str, databases: int, limit: int) -> dict[str, float]:
+def run_in_child(side: str, databases: int, limit: int, database_url: str | None = None) -> dict[str, float]:
     """``run_side`` in a fresh Python process (its own Prefect server, no state from another side)."""
     import json
     import subprocess
 
     command = [sys.executable, "-m", "bench.orchestration", "--side", side]
     command += ["--databases", str(databases), "--limit", str(limit)]
+    if database_url:
+        command += ["--prefect-database-url", database_url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     for line in done.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
@@ -263,11 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", type=int, default=250)
     parser.add_argument("--limit", type=int, default=16, help="engine and warehouse limit sizes")
     parser.add_argument("--side", choices=SIDES, help="run one side here (used by the parent run)")
+    parser.add_argument(
+        "--prefect-database-url",
+        help="run the Prefect server on this database (e.g. postgresql+asyncpg://user@host:5432/db; its tables "
+        "are reset) instead of a temporary SQLite file",
+    )
     args = parser.parse_args(argv)
+    url = args.prefect_database_url
     if args.side:
-        run_side(args.side, args.databases, args.limit)
+        run_side(args.side, args.databases, args.limit, url)
         return 0
-    results = {side: run_in_child(side, args.databases, args.limit) for side in SIDES}
+    results = {side: run_in_child(side, args.databases, args.limit, url) for side in SIDES}
     n = args.databases
     per_db = {side: 1000 * r["seconds"] / n for side, r in results.items()}
     overhead = per_db["prefect"] - per_db["plain"]
@@ -305,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         f"fleet flow {results['prefect']['seconds']:.1f} s with Prefect limits ({acquisitions} slot acquisitions, "
         f"mean {mean_wait:.0f} ms), {results['prefect-local-limits']['seconds']:.1f} s with in-process limits"
     )
-    print_table(figures, "Orchestration overhead (bench.orchestration)")
+    suffix = " on a Postgres-backed Prefect server" if url else ""
+    if url:  # its own figures: the target is defined on the default (SQLite) server
+        figures = {f"{name}_postgres": figure for name, figure in figures.items()}
+    print_table(figures, f"Orchestration overhead (bench.orchestration){suffix}")
     record(figures)
     return 0
 
