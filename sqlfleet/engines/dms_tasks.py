@@ -67,29 +67,25 @@ class DmsTaskBook:
 
     def find(self, identifier: str, *, with_settings: bool = True) -> dict[str, Any] | None:
         """The described task named ``identifier``, or ``None``."""
-        found = list(
-            self.api.pages(
-                "describe_replication_tasks",
-                "ReplicationTasks",
-                Filters=[{"Name": "replication-task-id", "Values": [identifier]}],
-                WithoutSettings=not with_settings,
-            )
-        )
+        found = self._described("replication-task-id", identifier, with_settings)
         return found[0] if found else None
 
     def describe(self, arn: str, *, with_settings: bool = False) -> dict[str, Any]:
         """The described task ``arn``; ``ReplicationError`` when DMS no longer has it."""
-        found = list(
-            self.api.pages(
-                "describe_replication_tasks",
-                "ReplicationTasks",
-                Filters=[{"Name": "replication-task-arn", "Values": [arn]}],
-                WithoutSettings=not with_settings,
-            )
-        )
+        found = self._described("replication-task-arn", arn, with_settings)
         if not found:
             raise ReplicationError(f"replication task {arn} no longer exists")
         return found[0]
+
+    def _described(self, filter_name: str, value: str, with_settings: bool) -> list[dict[str, Any]]:
+        return list(
+            self.api.pages(
+                "describe_replication_tasks",
+                "ReplicationTasks",
+                Filters=[{"Name": filter_name, "Values": [value]}],
+                WithoutSettings=not with_settings,
+            )
+        )
 
     def lookup(self, identifier: str, database: str, migration_type: MigrationType) -> TaskRef | None:
         """The task named ``identifier`` if DMS has it (remembered for later calls), else ``None``."""
