@@ -61,3 +61,18 @@ def create_limit(name: str, size: int) -> None:
 
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=size))
+
+
+def manifest_batches(warehouse: Path) -> dict[str, set[str]]:
+    """The load batches the DuckDB warehouse file's manifest holds, by database."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute('SELECT DISTINCT "database", "batch_id" FROM "_sqlfleet"."load_manifest"').fetchall()
+    finally:
+        con.close()
+    found: dict[str, set[str]] = {}
+    for database, batch in rows:
+        found.setdefault(database, set()).add(batch)
+    return found

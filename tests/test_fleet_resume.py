@@ -17,7 +17,7 @@ from sqlfleet.report import FleetSummary
 from sqlfleet.testing.instant import InstantEngine, InstantWarehouse
 from sqlfleet.verify import VerifiedTable
 from sqlfleet.warehouses.base import LoadedTable
-from tests.fleet_support import ENGINES, WAREHOUSES, probe_fleet, tiny_fleet
+from tests.fleet_support import ENGINES, WAREHOUSES, manifest_batches, probe_fleet, tiny_fleet
 from tests.test_fleet_flow import make_small, warehouse_counts
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -50,20 +50,6 @@ def write_catalog(folder: Path, gamma_tables: str, with_delta: bool = False) -> 
     return catalog
 
 
-def manifest_batches(folder: Path) -> dict[str, set[str]]:
-    import duckdb
-
-    con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
-    try:
-        rows = con.execute('SELECT DISTINCT "database", "batch_id" FROM "_sqlfleet"."load_manifest"').fetchall()
-    finally:
-        con.close()
-    found: dict[str, set[str]] = {}
-    for database, batch in rows:
-        found.setdefault(database, set()).add(batch)
-    return found
-
-
 def summary_of(state: object) -> dict[str, object]:
     summary = state.result(raise_on_failure=False)  # type: ignore[attr-defined]
     assert isinstance(summary, FleetSummary)
@@ -79,7 +65,7 @@ def test_a_rerun_of_the_key_skips_what_loaded_and_retries_only_what_failed(env: 
     catalog = write_catalog(env, "no_such_table%")  # gamma's task fails: its rules match nothing
     first = fleet_run(catalog_path=str(catalog), run_key="night-1", return_state=True)
     assert first.is_failed() and "1/3 databases failed: gamma" in (first.message or "")
-    batches = manifest_batches(env)
+    batches = manifest_batches(env / "warehouse.duckdb")
     assert set(batches) == {"alpha", "beta"}
 
     # gamma fixed, and a database added: --only-failed reruns gamma alone.
@@ -91,7 +77,7 @@ def test_a_rerun_of_the_key_skips_what_loaded_and_retries_only_what_failed(env: 
     assert outcomes["gamma"].note == ""  # type: ignore[attr-defined]
     assert "not run again" in outcomes["alpha"].note  # type: ignore[attr-defined]
     assert "2 of them loaded earlier under run key night-1" in (retry.message or "")
-    after = manifest_batches(env)
+    after = manifest_batches(env / "warehouse.duckdb")
     assert after["alpha"] == batches["alpha"] and after["beta"] == batches["beta"]  # not loaded again
     assert warehouse_counts(env)["gamma.Customer"] == 5 and "delta" not in after
 
@@ -102,8 +88,8 @@ def test_a_rerun_of_the_key_skips_what_loaded_and_retries_only_what_failed(env: 
     # A plain rerun of the key picks up what never started under it, and nothing else.
     again = fleet_run(catalog_path=str(catalog), run_key="night-1", return_state=True)
     assert again.is_completed() and "3 of them loaded earlier" in (again.message or "")
-    assert set(manifest_batches(env)) == {"alpha", "beta", "gamma", "delta"}
-    assert manifest_batches(env)["gamma"] == after["gamma"]
+    assert set(manifest_batches(env / "warehouse.duckdb")) == {"alpha", "beta", "gamma", "delta"}
+    assert manifest_batches(env / "warehouse.duckdb")["gamma"] == after["gamma"]
 
 
 class FlakyWarehouse(InstantWarehouse):

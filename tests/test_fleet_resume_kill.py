@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from sqlfleet import layout
@@ -17,6 +16,7 @@ from sqlfleet.catalog import render_catalog
 from sqlfleet.engines.local_state import TaskStateStore
 from sqlfleet.lake import Lake
 from sqlfleet.run_journal import RunJournal
+from tests.fleet_support import manifest_batches
 from tests.test_fleet_flow import make_small, warehouse_counts
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -29,18 +29,6 @@ def finished(lake: Lake, run_key: str) -> list[str]:
     return sorted(
         o.key.split("/")[3] for o in lake.list(layout.run_prefix(run_key)) if o.key.endswith("/finished.json")
     )
-
-
-def manifest_batches(path: Path) -> dict[str, set[str]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        rows = con.execute('SELECT DISTINCT "database", "batch_id" FROM "_sqlfleet"."load_manifest"').fetchall()
-    finally:
-        con.close()
-    found: dict[str, set[str]] = {}
-    for database, batch in rows:
-        found.setdefault(database, set()).add(batch)
-    return found
 
 
 def test_killing_the_flow_process_and_rerunning_the_key_loads_every_database_once(
