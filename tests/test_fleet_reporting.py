@@ -175,8 +175,8 @@ def test_progress_and_the_live_fleet_table_are_published_while_the_run_goes_on(
     monkeypatch.setenv("SQLFLEET_POLL_INTERVAL_SECONDS", "0.02")
     monkeypatch.setenv("SQLFLEET_PROGRESS_EVERY_SECONDS", "0.5")
     instance = f"progress-{uuid.uuid4().hex[:8]}"
-    create_limit(engine_limit_name(instance), 1)  # one replication at a time: the run lasts 8 × 0.3 s at least
-    ENGINES[instance] = InstantEngine(tables=3, duration_seconds=0.3, instance=instance)
+    create_limit(engine_limit_name(instance), 1)  # one replication at a time: the run lasts 8 × 0.5 s at least
+    ENGINES[instance] = InstantEngine(tables=3, duration_seconds=0.5, instance=instance)
     names = [f"db{i}" for i in range(8)]
     catalog = tiny_fleet(tmp_path / "fleet", names)
 
@@ -200,17 +200,23 @@ def test_progress_and_the_live_fleet_table_are_published_while_the_run_goes_on(
     assert state.is_completed(), state.message
     run_id = state.state_details.flow_run_id
 
+    def versions(key: str) -> list[Any]:
+        """Every version of the run's artifact ``key``, oldest first (Prefect keeps each version)."""
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
+                )
+            )
+        return sorted(found, key=lambda artifact: artifact.created)
+
+    # The progress artifact is one artifact updated in place: a watcher saw it between 0 and 100 %.
     during = sorted({p for flow_run, p in seen if flow_run == run_id})
     assert any(0 < p < 100 for p in during), during
     progress = latest_artifact("sqlfleet-progress")
     assert progress is not None and progress.flow_run_id == run_id and float(progress.data) == 100.0
 
-    with get_client(sync_client=True) as client:
-        tables = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["sqlfleet-fleet"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
-            )
-        )
+    tables = versions("sqlfleet-fleet")
     final = latest_artifact("sqlfleet-fleet")
     assert final is not None and final.flow_run_id == run_id
     assert {r["database"]: r["status"] for r in json.loads(final.data)} == dict.fromkeys(names, "succeeded")
