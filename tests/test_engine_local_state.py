@@ -110,3 +110,25 @@ def test_a_task_another_live_process_runs_is_observed_not_started(source: Path, 
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_run_is_seen_ended_only_once_the_lake_holds_its_end(
+    source: Path, lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that sees a task stopped may hand it to a new process (verify-only, load-only),
+    which reads only the lake: the end must be written there first, however slow the write."""
+    write = TaskStateStore.write
+
+    def slow_write(store: TaskStateStore, state: StoredTask) -> None:
+        if state.status.status not in {"starting", "running"}:
+            time.sleep(0.5)
+        write(store, state)
+
+    monkeypatch.setattr(TaskStateStore, "write", slow_write)
+    first = LocalEngine(lake)
+    ref = first.ensure_task(spec_for(source, tables=SelectionRules(exclude=("broken",))))
+    assert run_task(first, ref).status == "stopped"
+    later = LocalEngine(lake)
+    assert later.find_task("zoo_db", "full-load") == ref
+    status = later.describe_tasks([ref])[ref.identifier]
+    assert (status.status, status.stop_reason) == ("stopped", STOP_FULL_LOAD_FINISHED)

@@ -224,15 +224,19 @@ class LocalEngine:
         failure: str | None,
         checkpoint: str | None = None,
     ) -> None:
-        with self._lock:
+        stop_date = self.clock()
+        elapsed_ms = int((time.monotonic() - task.started_monotonic) * 1000)
+
+        def end(state: LocalTask) -> None:
             if checkpoint is not None:
-                task.recovery_checkpoint = checkpoint
-            task.status = status
-            task.stop_reason = stop_reason
-            task.failure = failure
-            task.stop_date = self.clock()
-            task.elapsed_ms = int((time.monotonic() - task.started_monotonic) * 1000)
-        self._book.persist_quietly(task)
+                state.recovery_checkpoint = checkpoint
+            state.status = status
+            state.stop_reason = stop_reason
+            state.failure = failure
+            state.stop_date = stop_date
+            state.elapsed_ms = elapsed_ms
+
+        self._book.settle(task, end)
 
     def _run(self, task: LocalTask) -> None:
         spec = task.spec

@@ -7,6 +7,7 @@ another live process are *observed*: re-read from the lake on every describe, ne
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -176,6 +177,25 @@ class TaskBook:
             with self.lock:
                 stored = task.stored(self.owner, self.clock())
             self._store.write(stored)
+
+    def settle(self, task: LocalTask, change: Callable[[LocalTask], None]) -> None:
+        """Apply ``change`` (a run's end) to ``task``: first in the lake, then here.
+
+        A caller that sees the end here may hand the task to a new engine or process, which reads
+        only the lake; so the lake must already hold it (as DMS shows one status to every client).
+        A failed write is logged; the change is still applied here.
+        """
+        with task.write_lock:
+            with self.lock:
+                ending = copy.copy(task)
+                change(ending)
+                stored = ending.stored(self.owner, self.clock())
+            try:
+                self._store.write(stored)
+            except SqlfleetError as exc:
+                log.warning("%s: its state was not written to the lake: %s", task.ref.identifier, exc)
+            with self.lock:
+                change(task)
 
     def persist_quietly(self, task: LocalTask) -> None:
         """``persist``, logging a failure: the run goes on (a later transition writes again)."""
