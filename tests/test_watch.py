@@ -53,10 +53,13 @@ def ref(name: str) -> TaskRef:
 
 def test_many_waiters_share_one_describe_call_per_cycle() -> None:
     engine = ScriptedEngine({f"t{i}": 3 + i % 3 for i in range(20)})
-    watcher = TaskWatcher(engine, interval_seconds=0.02)
+    # Cycles long enough that all 20 waiters join within the first ones even on a loaded machine.
+    watcher = TaskWatcher(engine, interval_seconds=0.1)
     results: dict[str, str] = {}
+    together = threading.Barrier(20, timeout=30)
 
     def wait(name: str) -> None:
+        together.wait()
         results[name] = watcher.wait_for_task(ref(name), deadline_seconds=10).status
 
     threads = [threading.Thread(target=wait, args=(f"t{i}",)) for i in range(20)]
