@@ -236,7 +236,7 @@ class LocalEngine:
             state.stop_date = stop_date
             state.elapsed_ms = elapsed_ms
 
-        self._book.settle(task, end)
+        self._book.persist_quietly(task, end)
 
     def _run(self, task: LocalTask) -> None:
         spec = task.spec

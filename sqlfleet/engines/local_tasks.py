@@ -171,36 +171,31 @@ class TaskBook:
                 if not still:
                     self._observed.discard(identifier)
 
-    def persist(self, task: LocalTask) -> None:
-        """Write the task's current state (writes of one task never reorder)."""
-        with task.write_lock:
-            with self.lock:
-                stored = task.stored(self.owner, self.clock())
-            self._store.write(stored)
+    def persist(self, task: LocalTask, change: Callable[[LocalTask], None] | None = None) -> None:
+        """Write the task's current state (writes of one task never reorder).
 
-    def settle(self, task: LocalTask, change: Callable[[LocalTask], None]) -> None:
-        """Apply ``change`` (a run's end) to ``task``: first in the lake, then here.
-
-        A caller that sees the end here may hand the task to a new engine or process, which reads
-        only the lake; so the lake must already hold it (as DMS shows one status to every client).
-        A failed write is logged; the change is still applied here.
+        With ``change`` (a run's end), the changed state is written first and applied here after:
+        a caller that sees the end here may hand the task to a new engine or process, which reads
+        only the lake (as DMS shows one status to every client). It is applied even if the write fails.
         """
         with task.write_lock:
             with self.lock:
-                ending = copy.copy(task)
-                change(ending)
-                stored = ending.stored(self.owner, self.clock())
+                state = task
+                if change is not None:
+                    state = copy.copy(task)
+                    change(state)
+                stored = state.stored(self.owner, self.clock())
             try:
                 self._store.write(stored)
-            except SqlfleetError as exc:
-                log.warning("%s: its state was not written to the lake: %s", task.ref.identifier, exc)
-            with self.lock:
-                change(task)
+            finally:
+                if change is not None:
+                    with self.lock:
+                        change(task)
 
-    def persist_quietly(self, task: LocalTask) -> None:
+    def persist_quietly(self, task: LocalTask, change: Callable[[LocalTask], None] | None = None) -> None:
         """``persist``, logging a failure: the run goes on (a later transition writes again)."""
         try:
-            self.persist(task)
+            self.persist(task, change)
         except SqlfleetError as exc:
             log.warning("%s: its state was not written to the lake: %s", task.ref.identifier, exc)
 
